@@ -1,0 +1,47 @@
+"""Configuration of the csv_manager application, loaded by groundwork's ConfigManager.
+
+Only UPPERCASE names are configuration. Environment variables override the defaults:
+
+- ``CSV_MANAGER_HOME``: the application folder (``APP_PATH``), default ``~/CSV-Manager``.
+- ``CSV_MANAGER_DATABASE_URL``: any SQLAlchemy URL for the watcher database, default SQLite in ``APP_PATH``.
+"""
+import os
+
+APP_NAME = "csv_manager"
+APP_DESCRIPTION = "Watches CSV files for new and missing rows"
+APP_PATH = os.path.abspath(os.path.expanduser(os.environ.get("CSV_MANAGER_HOME") or "~/CSV-Manager"))
+
+PLUGINS = ["CsvWatcherDbPlugin"]
+
+WATCHER_DATABASE_NAME = "WATCHER_DB"
+WATCHER_DATABASE_DESCRIPTION = "DB for CSV file watchers"
+WATCHER_DATABASE_LOCATION = "%s/watcher_db.db" % APP_PATH
+WATCHER_DATABASE_CONNECTION = os.environ.get("CSV_MANAGER_DATABASE_URL") or "sqlite:///%s" % WATCHER_DATABASE_LOCATION
+
+#: Seconds between two looks at the watcher table while csv_watcher_run runs.
+WATCHER_DATABASE_POLL_SECONDS = 1
+
+GROUNDWORK_LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "console": {"format": "%(levelname)s: %(message)s"},
+        "file": {"format": "%(asctime)s - %(process)d - %(levelname)-7s - %(name)s - %(message)s"},
+    },
+    "handlers": {
+        # csv_manager_app lowers this handler's level to INFO for -v/--verbose.
+        "console": {"class": "logging.StreamHandler", "formatter": "console", "level": "WARNING",
+                    "stream": "ext://sys.stderr"},
+        "file": {"class": "logging.handlers.RotatingFileHandler", "formatter": "file", "level": "DEBUG",
+                 "filename": "%s/csv_manager.log" % APP_PATH, "maxBytes": 1024 * 1024, "backupCount": 3,
+                 "encoding": "utf-8"},
+    },
+    "loggers": {
+        "": {"handlers": ["console", "file"], "level": "DEBUG"},
+        # groundwork logs every registered thread, signal and receiver at DEBUG: thousands of lines per
+        # command with many watchers.
+        "groundwork": {"level": "INFO"},
+        "groundwork_database": {"level": "INFO"},
+        "sqlalchemy": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,99 @@
+"""The csv_manager application: a groundwork App built from configuration.py, its plugins and its CLI."""
+import logging
+import os
+import sys
+
+import click
+from groundwork import App
+from groundwork.configuration.configmanager import ConfigManager
+from groundwork.exceptions import PluginNotActivatableException
+
+import csv_manager
+from csv_manager.errors import CsvManagerError
+from csv_manager.plugins import CsvWatcherDbPlugin
+
+CONFIGURATION_FILE = os.path.join(os.path.dirname(__file__), "configuration.py")
+VERBOSE_FLAGS = ("-v", "--verbose")
+
+
+class CsvManagerApp:
+    """Builds the groundwork App from CONFIGURATION_FILE and activates its PLUGINS.
+
+    :param verbose: show groundwork's and the plugins' INFO messages on stderr, not only warnings and errors.
+    """
+
+    def __init__(self, verbose=False):
+        config = ConfigManager().load([CONFIGURATION_FILE])
+        _prepare_app_path(config.APP_PATH)
+        self.app = App([CONFIGURATION_FILE], strict=True)
+        if verbose:
+            _console_handler().setLevel(logging.INFO)
+        if not self.app.plugins.classes.exist(CsvWatcherDbPlugin.__name__):
+            # Entry points register the plugin when the package is installed; a source checkout has none.
+            self.app.plugins.classes.register([CsvWatcherDbPlugin])
+        self.plugins = self.app.config.get("PLUGINS", [])
+        try:
+            self.app.plugins.activate(self.plugins)
+        except PluginNotActivatableException as error:
+            self.stop()
+            raise _user_error(error) or CsvManagerError(str(error))
+
+    def cli(self):
+        """The click group of every command the active plugins registered."""
+        group = click.Group("csv_manager", help=self.app.config.get("APP_DESCRIPTION"), params=[
+            click.Option(VERBOSE_FLAGS, is_flag=True, expose_value=False,
+                         help="Show informational messages on stderr (read before the app starts)."),
+        ])
+        group = click.version_option(csv_manager.__version__, "--version", prog_name="csv_manager")(group)
+        for command in self.app.commands.get().values():
+            group.add_command(command.click_command)
+        return group
+
+    def stop(self):
+        """Deactivate the plugins: watcher threads are stopped and joined, databases closed."""
+        self.app.plugins.deactivate(self.plugins)
+
+
+def start_app(args=None):
+    """Console entry point: ``csv_manager [-v] COMMAND ...``."""
+    args = sys.argv[1:] if args is None else args
+    try:
+        csv_manager_app = CsvManagerApp(verbose=_wants_verbose(args))
+    except CsvManagerError as error:
+        error.show()
+        sys.exit(error.exit_code)
+    try:
+        csv_manager_app.cli().main(args=args, prog_name="csv_manager")
+    finally:
+        csv_manager_app.stop()
+
+
+def _wants_verbose(args):
+    """True if -v/--verbose comes before the command name: it must be known before the app logs anything."""
+    for arg in args:
+        if arg in VERBOSE_FLAGS:
+            return True
+        if not arg.startswith("-"):
+            return False
+    return False
+
+
+def _prepare_app_path(path):
+    """Create APP_PATH if needed and make sure we can write into it (the database and log live there)."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as error:
+        raise CsvManagerError("Cannot create the application folder %s: %s" % (path, error.strerror))
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise CsvManagerError("Cannot write to the application folder %s" % path)
+
+
+def _console_handler():
+    return next(handler for handler in logging.getLogger().handlers if handler.get_name() == "console")
+
+
+def _user_error(error):
+    """The CsvManagerError that caused ``error``, if any."""
+    while error is not None and not isinstance(error, CsvManagerError):
+        error = error.__cause__
+    return error

@@ -1,0 +1,98 @@
+"""Compatibility fixes for groundwork 0.1.17 and groundwork-database 0.1.4, kept in one place.
+
+Importing :mod:`csv_manager` imports this module first, so the fixes are in place before any groundwork module
+is imported. Each fix says what broke and in which version.
+"""
+import importlib
+import importlib.metadata
+import sys
+import types
+import warnings
+
+from sqlalchemy.exc import MovedIn20Warning
+
+
+def _raise_from(exception, cause):
+    raise exception from cause
+
+
+class _Distribution:
+    """The part of a pkg_resources Distribution that groundwork's plugin manager reads."""
+
+    def __init__(self, distribution):
+        self.key = distribution.metadata["Name"].lower()
+        self.version = distribution.version
+        self.location = str(distribution.locate_file(""))
+
+
+class _EntryPoint:
+    """The part of a pkg_resources EntryPoint that groundwork's plugin manager reads: name, load() and dist."""
+
+    def __init__(self, entry_point):
+        self._entry_point = entry_point
+        self.name = entry_point.name
+        self.dist = _Distribution(entry_point.dist)
+
+    def load(self):
+        return self._entry_point.load()
+
+
+def _iter_entry_points(group, name=None):
+    """pkg_resources.iter_entry_points, answered by importlib.metadata."""
+    for entry_point in importlib.metadata.entry_points(group=group):
+        if name is None or entry_point.name == name:
+            yield _EntryPoint(entry_point)
+
+
+def _shim(name, **attributes):
+    module = types.ModuleType(name)
+    module.__dict__.update(attributes)
+    return module
+
+
+def import_groundwork():
+    """Import groundwork with the two modules its plugin manager needs and today's installs lack.
+
+    - ``future``: groundwork 0.1.17 does ``from future.utils import raise_from`` but does not declare the
+      ``future`` package, so ``import groundwork`` fails on a fresh install.
+    - ``pkg_resources``: groundwork imports ``iter_entry_points`` from it. setuptools 81 and later no longer ship
+      pkg_resources, Python 3.12+ venvs have no setuptools at all, and where it still exists importing it warns
+      that it is deprecated and costs a scan of every installed distribution.
+
+    Both are replaced by small stand-ins only while groundwork's modules are imported (they bind the names at
+    import time); afterwards ``sys.modules`` is restored, so nothing else in the process sees them.
+    """
+    shims = {
+        "future": _shim("future"),
+        "future.utils": _shim("future.utils", raise_from=_raise_from),
+        "pkg_resources": _shim("pkg_resources", iter_entry_points=_iter_entry_points),
+    }
+    saved = {name: sys.modules.get(name) for name in shims}
+    sys.modules.update(shims)
+    try:
+        importlib.import_module("groundwork")
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                del sys.modules[name]
+            else:
+                sys.modules[name] = module
+
+
+def register_model(database, model):
+    """Register ``model`` on a groundwork-database ``Database`` and return the model class itself.
+
+    groundwork-database 0.1.4's ``db.classes.register(Model)`` returns a ``DatabaseModel`` wrapper (name,
+    description, parameters), not the class, so the tutorial's ``self.Watcher.query`` raises AttributeError.
+    """
+    database.classes.register(model)
+    return model
+
+
+# groundwork-database 0.1.4 calls sqlalchemy.ext.declarative.declarative_base(), which SQLAlchemy 2.x still
+# provides but flags with MovedIn20Warning. The call works; the warning is about groundwork-database's code,
+# not ours, and must not reach users.
+warnings.filterwarnings("ignore", message=r"The ``declarative_base\(\)`` function is now available",
+                        category=MovedIn20Warning)
+
+import_groundwork()

@@ -1,0 +1,130 @@
+"""CsvWatcherPattern: gives any plugin ``self.csv_watcher`` to register, unregister and get CSV file watchers.
+
+The application holds one registry of watchers (``app.csv_watcher``) shared by every plugin that inherits the
+pattern. Each watcher owns one groundwork thread, registered through GwThreadsPattern. Registering a watcher
+does not start it: ``start()`` starts every registered watcher and any registered afterwards, ``stop()`` stops
+and joins them. One-shot commands therefore register watchers without ever reading the watched files.
+
+Signals sent by watchers:
+
+- ``csv_watcher_baseline`` (csv_file, rows, interval): the first good read of the file after start.
+- ``csv_watcher_change`` (csv_file, new_rows, missing_rows, rows): rows as dicts keyed by the header.
+"""
+import threading
+
+from groundwork.patterns import GwThreadsPattern
+
+from csv_manager.patterns.csv_watcher_pattern.watcher import CsvWatcher
+
+SIGNALS = {
+    "csv_watcher_baseline": "Sent when a watcher has read its file for the first time. "
+                            "Arguments: csv_file, rows, interval",
+    "csv_watcher_change": "Sent when rows of a watched csv file appeared or went missing. "
+                          "Arguments: csv_file, new_rows, missing_rows, rows",
+}
+
+
+class CsvWatcherExistsError(Exception):
+    """A watcher for this file is already registered."""
+
+
+class CsvWatcherPattern(GwThreadsPattern):
+    """Lets a plugin watch CSV files for new and missing rows."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not hasattr(self.app, "csv_watcher"):
+            self.app.csv_watcher = CsvWatcherApplication(self.app)
+        #: Instance of :class:`CsvWatcherPlugin`: register, unregister and get watchers of this plugin.
+        self.csv_watcher = CsvWatcherPlugin(self)
+
+
+class CsvWatcherPlugin:
+    """A plugin's view of the application's watcher registry."""
+
+    def __init__(self, plugin):
+        self._plugin = plugin
+        self._app = plugin.app
+
+    def register(self, csv_file, interval, description=None):
+        """Register a watcher for ``csv_file`` (an absolute path) checking every ``interval`` seconds."""
+        return self._app.csv_watcher.register(csv_file, interval, description, self._plugin)
+
+    def unregister(self, csv_file):
+        """Stop the watcher of ``csv_file``, join its thread and forget it."""
+        return self._app.csv_watcher.unregister(csv_file)
+
+    def get(self, csv_file=None):
+        """This plugin's watcher of ``csv_file``, or a dict of all its watchers keyed by file."""
+        return self._app.csv_watcher.get(csv_file, self._plugin)
+
+    def start(self):
+        """Start all registered watchers, and from now on every watcher as soon as it is registered."""
+        return self._app.csv_watcher.start()
+
+    def stop(self):
+        """Stop all running watchers and join their threads."""
+        return self._app.csv_watcher.stop()
+
+
+class CsvWatcherApplication:
+    """The application-wide registry of watchers, keyed by absolute file path."""
+
+    def __init__(self, app):
+        self._app = app
+        self._watchers = {}
+        self._lock = threading.Lock()
+        self.running = False
+
+    def register(self, csv_file, interval, description, plugin):
+        with self._lock:
+            if csv_file in self._watchers:
+                raise CsvWatcherExistsError("A watcher for %s is already registered" % csv_file)
+            _register_signals(plugin)
+            watcher = CsvWatcher(csv_file, interval, description,
+                                 on_baseline=lambda watcher: plugin.signals.send(
+                                     "csv_watcher_baseline", csv_file=watcher.csv_file, rows=watcher.rows,
+                                     interval=watcher.interval),
+                                 on_change=lambda csv_file, change: plugin.signals.send(
+                                     "csv_watcher_change", csv_file=csv_file, new_rows=change.new_rows,
+                                     missing_rows=change.missing_rows, rows=change.rows))
+            watcher.thread = plugin.threads.register("csv_watcher %s" % csv_file, watcher.watch, description)
+            self._watchers[csv_file] = watcher
+            if self.running:
+                watcher.start()
+            return watcher
+
+    def unregister(self, csv_file):
+        with self._lock:
+            watcher = self._watchers.pop(csv_file)
+        watcher.stop()
+        watcher.join()
+        watcher.thread.plugin.threads.unregister(watcher.thread.name)
+        return watcher
+
+    def get(self, csv_file=None, plugin=None):
+        watchers = {path: watcher for path, watcher in self._watchers.items()
+                    if plugin is None or watcher.thread.plugin is plugin}
+        return watchers if csv_file is None else watchers.get(csv_file)
+
+    def start(self):
+        with self._lock:
+            self.running = True
+            for watcher in self._watchers.values():
+                if not watcher.started:
+                    watcher.start()
+
+    def stop(self):
+        with self._lock:
+            self.running = False
+            watchers = list(self._watchers.values())
+        for watcher in watchers:
+            watcher.stop()
+        for watcher in watchers:
+            watcher.join()
+
+
+def _register_signals(plugin):
+    for signal, description in SIGNALS.items():
+        if plugin.app.signals.get(signal) is None:
+            plugin.signals.register(signal, description)

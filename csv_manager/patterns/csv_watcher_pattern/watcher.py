@@ -1,0 +1,150 @@
+"""One watcher: a groundwork thread that checks one CSV file every ``interval`` seconds.
+
+A tick costs one ``os.stat`` while the file is unchanged. When the stat changes the file is read and diffed
+against the last good content (see :mod:`.csv_diff`). Problems (file gone, unreadable, not UTF-8, empty,
+malformed, header changed) are logged once when they start, not on every tick; the last good content stays
+the baseline, so once the file is back the next report is the difference against it.
+
+A last line without its newline may be half-written: it is held back until a tick sees the file unchanged.
+A file modified within ``RACY_SECONDS`` of being read is read again on the next tick even if its stat looks
+unchanged, because file systems keep mtimes at a coarse granularity and a same-size rewrite could hide.
+"""
+import csv
+import logging
+import os
+import stat
+import threading
+import time
+
+from csv_manager.patterns.csv_watcher_pattern.csv_diff import (HeaderChanged, complete_length, count_rows,
+                                                                diff, read_header, split_records)
+
+RACY_SECONDS = 2
+JOIN_TIMEOUT_SECONDS = 5
+
+
+class CsvWatcher:
+    """Watches ``csv_file`` and calls ``on_change(csv_file, change)`` and ``on_baseline(watcher)``.
+
+    The loop runs in the groundwork thread ``thread`` (a :class:`groundwork.patterns.gw_threads_pattern.Thread`)
+    once :meth:`start` is called; :meth:`stop` ends it within one check.
+    """
+
+    def __init__(self, csv_file, interval, description, on_baseline, on_change):
+        self.csv_file = csv_file
+        self.interval = interval
+        self.description = description
+        self.thread = None
+        self.rows = None
+        self.log = logging.getLogger(__name__)
+        self._on_baseline = on_baseline
+        self._on_change = on_change
+        self._stopped = threading.Event()
+        self._content = None
+        self._stat_key = None
+        self._recheck = False
+        self._problem = None
+
+    @property
+    def started(self):
+        return self.thread is not None and self.thread.thread.ident is not None
+
+    def start(self):
+        """Start the thread; the first check takes the baseline."""
+        self.thread.thread.daemon = True
+        self.thread.run()
+
+    def stop(self):
+        """Ask the loop to end after the current check; see :meth:`join`."""
+        self._stopped.set()
+
+    def join(self):
+        """Wait for the stopped loop to end; returns at once if it never started."""
+        if self.started:
+            self.thread.thread.join(JOIN_TIMEOUT_SECONDS)
+
+    def watch(self, plugin):
+        """The thread's function: check, then wait ``interval`` seconds or until stopped."""
+        while not self._stopped.is_set():
+            try:
+                self.check()
+            except Exception:
+                self.log.exception("Unexpected error while checking %s", self.csv_file)
+            self._stopped.wait(self.interval)
+
+    def check(self):
+        """Look at the file once; report a baseline or a change, or log a problem once."""
+        read_at = time.time_ns()
+        try:
+            status = os.stat(self.csv_file)
+        except FileNotFoundError:
+            return self._report_problem("is missing; waiting for it to come back")
+        except OSError as error:
+            return self._report_problem("cannot be checked: %s" % error.strerror)
+        key = (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+        if key == self._stat_key and not self._recheck:
+            return None
+        if not stat.S_ISREG(status.st_mode):
+            return self._report_problem("is not a regular file")
+        settled = key == self._stat_key
+        self._stat_key = key
+        self._recheck = status.st_mtime_ns > read_at - RACY_SECONDS * 10 ** 9
+        try:
+            with open(self.csv_file, "rb") as csv_stream:
+                data = csv_stream.read()
+        except OSError as error:
+            self._recheck = True
+            return self._report_problem("cannot be read: %s" % error.strerror)
+        if not data:
+            return self._report_problem("is empty; waiting for content")
+        if self._content is None:
+            return self._take_baseline(data)
+        return self._compare(data, settled)
+
+    def _take_baseline(self, data):
+        try:
+            data.decode("utf-8")
+            read_header(data)
+            rows = count_rows(split_records(data)) - 1
+        except (UnicodeDecodeError, csv.Error) as error:
+            return self._report_problem(_unparsable(error))
+        self._content, self.rows = data, rows
+        self._clear_problem()
+        self._on_baseline(self)
+
+    def _compare(self, data, settled):
+        if not settled:
+            complete = complete_length(data)
+            if complete < len(data):
+                self._recheck = True
+                data = data[:complete]
+        if data == self._content:
+            return self._clear_problem()
+        try:
+            change = diff(self._content, data, self.rows)
+        except HeaderChanged as error:
+            self.log.warning("%s: %s; its rows are compared with the new header from now on",
+                             self.csv_file, error)
+            return self._take_baseline(data)
+        except (UnicodeDecodeError, csv.Error) as error:
+            return self._report_problem(_unparsable(error))
+        self._content, self.rows = data, change.rows
+        self._clear_problem()
+        if change:
+            self._on_change(self.csv_file, change)
+
+    def _report_problem(self, problem):
+        if problem != self._problem:
+            self.log.warning("%s %s", self.csv_file, problem)
+            self._problem = problem
+
+    def _clear_problem(self):
+        if self._problem is not None:
+            self.log.warning("%s is readable again", self.csv_file)
+            self._problem = None
+
+
+def _unparsable(error):
+    if isinstance(error, UnicodeDecodeError):
+        return "holds bytes that are not UTF-8; waiting for valid content"
+    return "is not valid CSV (%s); waiting for valid content" % error

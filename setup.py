@@ -1,0 +1,47 @@
+import os
+import re
+
+from setuptools import find_packages, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def read(*parts):
+    with open(os.path.join(HERE, *parts), encoding="utf-8") as stream:
+        return stream.read()
+
+
+setup(
+    name="csv_manager",
+    version=re.search(r'__version__ = "([^"]+)"', read("csv_manager", "__init__.py")).group(1),
+    description="Watches CSV files for new and missing rows; a groundwork tutorial application done for real",
+    long_description=read("README.rst"),
+    long_description_content_type="text/x-rst",
+    license="MIT",
+    packages=find_packages(include=["csv_manager", "csv_manager.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "groundwork==0.1.17",
+        "groundwork-database==0.1.4",
+        "SQLAlchemy>=2.0,<3",
+        "click>=8.1,<9",
+    ],
+    extras_require={
+        "postgres": ["psycopg[binary]>=3.1"],
+        "test": ["pytest>=8", "pytest-timeout>=2.3"],
+    },
+    entry_points={
+        "console_scripts": ["csv_manager = csv_manager.applications.csv_manager_app:start_app"],
+        "groundwork.plugin": [
+            "csv_watcher_db_plugin = csv_manager.plugins.csv_watcher_db_plugin:CsvWatcherDbPlugin",
+        ],
+    },
+    classifiers=[
+        "Environment :: Console",
+        "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3.10",
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Programming Language :: Python :: 3.13",
+    ],
+)
