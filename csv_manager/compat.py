@@ -79,6 +79,18 @@ def import_groundwork():
                 sys.modules[name] = module
 
 
+def register_database(plugin, name, url, description):
+    """``plugin.databases.register(name, url, description)`` without SQLAlchemy 2's MovedIn20Warning.
+
+    groundwork-database 0.1.4 calls ``sqlalchemy.ext.declarative.declarative_base()``, which SQLAlchemy 2.x
+    still provides but flags as moved. The call works; the warning is about groundwork-database's code, not
+    ours, and must not reach users.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MovedIn20Warning)
+        return plugin.databases.register(name, url, description)
+
+
 def register_model(database, model):
     """Register ``model`` on a groundwork-database ``Database`` and return the model class itself.
 
@@ -88,11 +100,5 @@ def register_model(database, model):
     database.classes.register(model)
     return model
 
-
-# groundwork-database 0.1.4 calls sqlalchemy.ext.declarative.declarative_base(), which SQLAlchemy 2.x still
-# provides but flags with MovedIn20Warning. The call works; the warning is about groundwork-database's code,
-# not ours, and must not reach users.
-warnings.filterwarnings("ignore", message=r"The ``declarative_base\(\)`` function is now available",
-                        category=MovedIn20Warning)
 
 import_groundwork()

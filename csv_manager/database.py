@@ -1,9 +1,10 @@
 """Engine set-up and checks shared by every database csv_manager registers through GwSqlPattern.
 
 SQLite is the default store and is used by several processes at once (scripts, cron jobs, a running
-``csv_watcher_run``), so each connection gets a busy timeout and WAL journaling, and every transaction starts
-with ``BEGIN IMMEDIATE``: a transaction that first reads and then writes can otherwise fail at once with
-"database is locked" when another process wrote in between, without waiting for the busy timeout.
+``csv_watcher_run``), so each connection gets a busy timeout, the database uses WAL journaling once our table
+is known to be ours, and every transaction starts with ``BEGIN IMMEDIATE``: a transaction that first reads
+and then writes can otherwise fail at once with "database is locked" when another process wrote in between,
+without waiting for the busy timeout.
 """
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import make_url
@@ -42,12 +43,24 @@ def configure_engine(engine):
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA busy_timeout = %d" % SQLITE_BUSY_TIMEOUT_MS)
-        cursor.execute("PRAGMA journal_mode = WAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def use_wal_journal(engine):
+    """Switch a SQLite database to WAL journaling (persistent, so readers and writers do not block each other).
+
+    Called only after check_schema: a database we refuse to use must stay byte-identical.
+    """
+    if engine.dialect.name == "sqlite":
+        connection = engine.raw_connection()  # outside any transaction, as the pragma requires
+        try:
+            connection.cursor().execute("PRAGMA journal_mode = WAL")
+        finally:
+            connection.close()
 
 
 def check_schema(engine, table):

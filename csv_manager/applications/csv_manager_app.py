@@ -35,7 +35,7 @@ class CsvManagerApp:
         try:
             self.app.plugins.activate(self.plugins)
         except PluginNotActivatableException as error:
-            self.stop()
+            # The plugin closed what it opened; groundwork does not deactivate a plugin that never activated.
             raise _user_error(error) or CsvManagerError(str(error))
 
     def cli(self):

@@ -210,4 +210,3 @@ def _rows(records):
         for row in parse_records(record):
             rows[tuple(row)] += count
     return rows
-

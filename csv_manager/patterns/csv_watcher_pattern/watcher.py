@@ -16,8 +16,8 @@ import stat
 import threading
 import time
 
-from csv_manager.patterns.csv_watcher_pattern.csv_diff import (HeaderChanged, complete_length, count_rows,
-                                                                diff, read_header, split_records)
+from csv_manager.patterns.csv_watcher_pattern.csv_diff import (
+    HeaderChanged, complete_length, count_rows, diff, read_header, split_records)
 
 RACY_SECONDS = 2
 JOIN_TIMEOUT_SECONDS = 5
@@ -116,6 +116,7 @@ class CsvWatcher:
         if not settled:
             complete = complete_length(data)
             if complete < len(data):
+                self.log.debug("holding back the unfinished last line of %s", self.csv_file)
                 self._recheck = True
                 data = data[:complete]
         if data == self._content:

@@ -15,8 +15,8 @@ from groundwork_database.patterns import GwSqlPattern
 from sqlalchemy import Column, Integer, String
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from csv_manager.compat import register_model
-from csv_manager.database import check_schema, check_url, configure_engine, database_error
+from csv_manager.compat import register_database, register_model
+from csv_manager.database import check_schema, check_url, configure_engine, database_error, use_wal_journal
 from csv_manager.errors import CsvManagerError
 from csv_manager.patterns import CsvWatcherPattern
 from csv_manager.plugins.csv_watcher_db_plugin.csv_file_path import check_watchable, normalise
@@ -73,8 +73,8 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         """Register the watcher database and the CsvWatchers model; create the table if it is missing."""
         url = self.app.config.get("WATCHER_DATABASE_CONNECTION", "sqlite://")
         check_url(url)
-        self.db = self.databases.register(self.app.config.get("WATCHER_DATABASE_NAME", "csv_watcher_db"), url,
-                                          self.app.config.get("WATCHER_DATABASE_DESCRIPTION", "Stores csv watchers"))
+        self.db = register_database(self, self.app.config.get("WATCHER_DATABASE_NAME", "csv_watcher_db"), url,
+                                    self.app.config.get("WATCHER_DATABASE_DESCRIPTION", "Stores csv watchers"))
         configure_engine(self.db.engine)
         Base = self.db.Base
 
@@ -89,6 +89,7 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         try:
             self.db.create_all()
             check_schema(self.db.engine, CsvWatchers.__table__)
+            use_wal_journal(self.db.engine)
         except SQLAlchemyError as error:
             raise database_error(url, error)
 

@@ -1,0 +1,238 @@
+"""Benchmark of the watcher against the floors that bound it, all measured in one run on this machine.
+
+    python benchmarks/bench_watcher.py [--rows 500000] [--watchers 1000] [--seconds 10]
+
+Prints one table. Each time is the best of ``--repeat`` runs; ratios compare with the floor measured in the
+same run, because absolute times drift from machine to machine. Needs the package installed (the memory and
+many-watchers rows run the real csv_manager script).
+"""
+import argparse
+import csv
+import hashlib
+import io
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from csv_manager.patterns.csv_watcher_pattern.watcher import CsvWatcher
+
+HEADER = "id,name,city,amount,note\n"
+
+
+def make_rows(count, start=0):
+    return "".join("%d,name %d,city %d,%d.%02d,note for row %d\n" % (n, n, n % 97, n * 3, n % 100, n)
+                   for n in range(start, start + count))
+
+
+def best(function, repeat):
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def parse_with_csv_reader(path):
+    with open(path, newline="", encoding="utf-8") as stream:
+        for _ in csv.reader(stream):
+            pass
+
+
+def read_and_hash(path):
+    with open(path, "rb") as stream:
+        hashlib.blake2b(stream.read()).digest()
+
+
+def tutorial_diff(path, rows):
+    """The tutorial's algorithm: lists of DictReader rows, ``row not in old_content`` both ways."""
+    old_content = list(csv.DictReader(io.StringIO(HEADER + make_rows(rows))))
+    with open(path, newline="") as stream:
+        new_content = list(csv.DictReader(stream))
+    [row for row in new_content if row not in old_content]
+    [row for row in old_content if row not in new_content]
+
+
+def watcher_after_baseline(path):
+    watcher = CsvWatcher(path, 1, "benchmark", on_baseline=lambda watcher: None, on_change=lambda *args: None)
+    watcher.check()
+    return watcher
+
+
+def time_check(path, edit, repeat):
+    """Best time of one watcher check that sees ``edit(path)`` (applied before each timed check)."""
+    times = []
+    for _ in range(repeat):
+        with open(path, "w") as stream:
+            stream.write(HEADER + BODY)
+        watcher = watcher_after_baseline(path)
+        edit(path)
+        started = time.perf_counter()
+        watcher.check()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def change_one_row(path):
+    with open(path, "r+b") as stream:
+        stream.seek(os.path.getsize(path) // 2)
+        stream.readline()
+        position = stream.tell()
+        stream.write(b"X")
+        stream.seek(position)
+
+
+def change_first_and_last_row(path):
+    with open(path, "r+b") as stream:
+        stream.seek(len(HEADER))
+        stream.write(b"X")
+        stream.seek(-3, os.SEEK_END)
+        stream.write(b"X")
+
+
+def append_one_row(path):
+    with open(path, "a") as stream:
+        stream.write(make_rows(1, start=10 ** 7))
+
+
+def csv_manager(home, *args, stdout=subprocess.DEVNULL):
+    """Start the installed csv_manager script with CSV_MANAGER_HOME=home; stdout=PIPE to read its output."""
+    environment = dict(os.environ, CSV_MANAGER_HOME=home)
+    return subprocess.Popen([shutil.which("csv_manager"), *args], env=environment, stdout=stdout,
+                            stderr=subprocess.DEVNULL, text=True)
+
+
+def run_until_baselines(home, count):
+    process = csv_manager(home, "csv_watcher_run", stdout=subprocess.PIPE)
+    for _ in range(count):
+        process.stdout.readline()
+    return process
+
+
+def status_kib(pid, field):
+    with open("/proc/%d/status" % pid) as stream:
+        for line in stream:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+
+
+def peak_rss_watching(workdir, csv_path, name):
+    """Peak resident KiB of csv_watcher_run watching ``csv_path``, after its baseline and one change."""
+    home = os.path.join(workdir, name)
+    csv_manager(home, "csv_watcher_add", csv_path, "-i", "1").wait()
+    process = run_until_baselines(home, 1)
+    change_one_row(csv_path)
+    process.stdout.readline()
+    peak = status_kib(process.pid, "VmHWM")
+    process.terminate()
+    process.wait()
+    return peak
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as stream:
+        fields = stream.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def many_watchers(workdir, count, seconds, repeat):
+    """CPU share of csv_watcher_run with ``count`` unchanged files at interval 1, and list time 0 vs count."""
+    home = os.path.join(workdir, "many")
+    empty_home = os.path.join(workdir, "none")
+    files = os.path.join(workdir, "files")
+    os.makedirs(files)
+    for number in range(count):
+        with open(os.path.join(files, "%d.csv" % number), "w") as stream:
+            stream.write("a,b\n1,2\n")
+    csv_manager(home, "csv_watcher_list").wait()
+    import sqlite3
+    with sqlite3.connect(os.path.join(home, "watcher_db.db")) as connection:
+        connection.executemany("INSERT INTO csv_watchers (csv_file, interval) VALUES (?, 1)",
+                               [(os.path.join(files, "%d.csv" % number),) for number in range(count)])
+    list_none = best(lambda: csv_manager(empty_home, "csv_watcher_list").wait(), repeat)
+    list_many = best(lambda: csv_manager(home, "csv_watcher_list").wait(), repeat)
+    process = run_until_baselines(home, count)
+    before, started = cpu_seconds(process.pid), time.monotonic()
+    time.sleep(seconds)  # measuring CPU use over a wall-clock window: the wait is the measurement
+    share = (cpu_seconds(process.pid) - before) / (time.monotonic() - started)
+    process.terminate()
+    process.wait()
+    return share, list_none, list_many
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=500000)
+    parser.add_argument("--tutorial-rows", type=int, default=2000)
+    parser.add_argument("--watchers", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--repeat", type=int, default=3)
+    options = parser.parse_args()
+
+    global BODY
+    BODY = make_rows(options.rows)
+    workdir = tempfile.mkdtemp(prefix="csv_manager_bench_")
+    try:
+        big = os.path.join(workdir, "big.csv")
+        with open(big, "w") as stream:
+            stream.write(HEADER + BODY)
+        size = os.path.getsize(big)
+        small = os.path.join(workdir, "small.csv")
+        with open(small, "w") as stream:
+            stream.write(HEADER + make_rows(options.tutorial_rows - 1) + make_rows(1, start=10 ** 7))
+
+        reader_floor = best(lambda: parse_with_csv_reader(big), options.repeat)
+        hash_floor = best(lambda: read_and_hash(big), options.repeat)
+        small_floor = best(lambda: parse_with_csv_reader(small), options.repeat)
+        tutorial = best(lambda: tutorial_diff(small, options.tutorial_rows), 1)
+        os.utime(big, (time.time() - 60, time.time() - 60))  # older than the racy window: stat alone decides
+        watcher = watcher_after_baseline(big)
+        stat_tick = best(watcher.check, 1000)
+        one_row = time_check(big, change_one_row, options.repeat)
+        both_ends = time_check(big, change_first_and_last_row, options.repeat)
+        appended = time_check(big, append_one_row, options.repeat)
+
+        tiny = os.path.join(workdir, "tiny.csv")
+        with open(tiny, "w") as stream:
+            stream.write("a\n1\n")
+        with open(big, "w") as stream:
+            stream.write(HEADER + BODY)
+        rss_tiny = peak_rss_watching(workdir, tiny, "tiny")
+        rss_big = peak_rss_watching(workdir, big, "big")
+        share, list_none, list_many = many_watchers(workdir, options.watchers, options.seconds, options.repeat)
+    finally:
+        shutil.rmtree(workdir)
+
+    mb = size / 1e6
+    rows = [
+        ("csv.reader parse, %d rows, %.1f MB (floor)" % (options.rows, mb), "%.3f s" % reader_floor, "1.00"),
+        ("read + blake2b of the file (floor)", "%.3f s" % hash_floor, "%.2f" % (hash_floor / reader_floor)),
+        ("tutorial diff, %d rows, one row changed" % options.tutorial_rows, "%.3f s" % tutorial,
+         "%.0f x its csv.reader parse" % (tutorial / small_floor)),
+        ("unchanged tick (os.stat only)", "%.1f us" % (stat_tick * 1e6), "-"),
+        ("our check: one row changed in the middle", "%.3f s" % one_row, "%.2f" % (one_row / reader_floor)),
+        ("our check: first and last rows changed", "%.3f s" % both_ends, "%.2f" % (both_ends / reader_floor)),
+        ("our check: one row appended", "%.3f s" % appended,
+         "%.2f (%.2f x read+hash)" % (appended / reader_floor, appended / hash_floor)),
+        ("csv_watcher_run peak RSS above a tiny file", "%.1f MB" % ((rss_big - rss_tiny) / 1024),
+         "%.2f x file size" % ((rss_big - rss_tiny) * 1024 / size)),
+        ("csv_watcher_run, %d unchanged watchers, interval 1" % options.watchers, "%.1f %% of a core" % (share * 100),
+         "-"),
+        ("csv_watcher_list, 0 vs %d watchers" % options.watchers, "%.3f s / %.3f s" % (list_none, list_many),
+         "%.2f" % (list_many / list_none)),
+    ]
+    width = max(len(row[0]) for row in rows)
+    python = sys.version.split()[0]
+    print("Python %s, %d cores; ratio = time / csv.reader floor unless stated" % (python, os.cpu_count()))
+    print("%-*s  %-20s  %s" % (width, "measurement", "value", "ratio"))
+    for row in rows:
+        print("%-*s  %-20s  %s" % (width, *row))
+    print("(this process's own peak RSS: %.0f MB)" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
+
+if __name__ == "__main__":
+    main()

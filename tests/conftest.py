@@ -1,0 +1,134 @@
+"""Fixtures: an isolated CSV_MANAGER_HOME per test, the installed csv_manager script, and the app in-process."""
+import queue
+import shutil
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from csv_manager.applications import CsvManagerApp
+
+SCRIPT = shutil.which("csv_manager")
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A fresh application folder; the environment points csv_manager at it."""
+    path = tmp_path / "home"
+    monkeypatch.setenv("CSV_MANAGER_HOME", str(path))
+    monkeypatch.delenv("CSV_MANAGER_DATABASE_URL", raising=False)
+    return path
+
+
+@pytest.fixture
+def csv_file(tmp_path):
+    """A small CSV file to watch."""
+    path = tmp_path / "data.csv"
+    path.write_text("id,name\n1,Ada\n2,Grace\n")
+    return path
+
+
+def run(*args, timeout=20, cwd=None):
+    """Run the installed csv_manager script; returns the CompletedProcess (text, stdout and stderr captured)."""
+    assert SCRIPT, "the csv_manager console script is not on PATH; install the package first"
+    return subprocess.run([SCRIPT, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=cwd)
+
+
+def database_rows(home):
+    """The csv_watchers rows of the SQLite database in ``home``, read with the sqlite3 module directly."""
+    with sqlite3.connect(str(home / "watcher_db.db")) as connection:
+        return connection.execute("SELECT id, csv_file, interval FROM csv_watchers ORDER BY id").fetchall()
+
+
+@pytest.fixture
+def cli(home):
+    """Invoke a command in-process with click's CliRunner: ``cli("csv_watcher_list")`` returns the Result."""
+    def invoke(*args):
+        app = CsvManagerApp()
+        try:
+            return CliRunner().invoke(app.cli(), [str(arg) for arg in args])
+        finally:
+            app.stop()
+    return invoke
+
+
+class Running:
+    """A ``csv_manager csv_watcher_run`` process whose output lines are collected as they arrive."""
+
+    def __init__(self, *args):
+        assert SCRIPT, "the csv_manager console script is not on PATH; install the package first"
+        self.process = subprocess.Popen([SCRIPT, "csv_watcher_run", *args], stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True)
+        self.stdout, self.stderr = queue.Queue(), queue.Queue()
+        self.seen = {"stdout": [], "stderr": []}
+        for stream, lines in ((self.process.stdout, self.stdout), (self.process.stderr, self.stderr)):
+            threading.Thread(target=self._pump, args=(stream, lines), daemon=True).start()
+
+    @staticmethod
+    def _pump(stream, lines):
+        for line in stream:
+            lines.put(line.rstrip("\n"))
+        lines.put(None)
+
+    def expect(self, text, timeout=10, stream="stdout"):
+        """Wait until a line containing ``text`` arrives on ``stream``; returns the lines read meanwhile."""
+        lines = getattr(self, stream)
+        deadline = time.monotonic() + timeout
+        read = []
+        while time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            read.append(line)
+            self.seen[stream].append(line)
+            if text in line:
+                return read
+        raise AssertionError("no %s line containing %r within %s s; read: %r" % (stream, text, timeout,
+                                                                                 self.seen[stream]))
+
+    def drain(self, stream="stdout"):
+        """The lines that arrived on ``stream`` and were not read yet (without waiting)."""
+        lines = getattr(self, stream)
+        read = []
+        while True:
+            try:
+                line = lines.get_nowait()
+            except queue.Empty:
+                return read
+            if line is None:
+                return read
+            read.append(line)
+            self.seen[stream].append(line)
+
+    def stop(self, signum=signal.SIGTERM, timeout=5):
+        """Send ``signum`` and return the exit code."""
+        self.process.send_signal(signum)
+        return self.process.wait(timeout)
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.process.stdout.close()
+        self.process.stderr.close()
+
+
+@pytest.fixture
+def running(home):
+    """Start csv_watcher_run processes: ``running()`` or ``running("--json")``; all are killed afterwards."""
+    started = []
+
+    def start(*args):
+        process = Running(*args)
+        started.append(process)
+        return process
+    yield start
+    for process in started:
+        process.close()

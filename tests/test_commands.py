@@ -1,0 +1,209 @@
+"""The installed csv_manager script, run as a user runs it, against real SQLite files."""
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from conftest import database_rows, run
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_add_then_list_shows_the_watcher_in_the_tutorial_words(home, csv_file):
+    added = run("csv_watcher_add", csv_file, "--interval", "5")
+    assert added.returncode == 0, added.stderr
+    assert added.stdout == "Added watcher for %s (every 5 s)\n" % csv_file
+    assert added.stderr == ""
+
+    listed = run("csv_watcher_list")
+    assert listed.returncode == 0
+    assert listed.stdout == "file: %s - interval: 5\n" % csv_file
+    assert listed.stderr == ""
+
+
+def test_list_json_is_an_array_of_id_csv_file_interval(home, csv_file):
+    run("csv_watcher_add", csv_file)
+    listed = run("csv_watcher_list", "--json")
+    assert json.loads(listed.stdout) == [{"id": 1, "csv_file": str(csv_file), "interval": 10}]
+
+
+def test_list_with_no_watchers_prints_nothing_on_stdout_and_exits_0(home):
+    listed = run("csv_watcher_list")
+    assert (listed.returncode, listed.stdout) == (0, "")
+    assert "No watchers yet" in listed.stderr
+    assert json.loads(run("csv_watcher_list", "--json").stdout) == []
+
+
+def test_the_same_file_named_from_two_directories_is_one_watcher(home, tmp_path, csv_file):
+    other = tmp_path / "other"
+    other.mkdir()
+    assert run("csv_watcher_add", "data.csv", cwd=tmp_path).returncode == 0
+    duplicate = run("csv_watcher_add", "../data.csv", cwd=other)
+    assert duplicate.returncode == 1
+    assert duplicate.stderr == "Error: %s is already watched.\n" % csv_file
+    assert database_rows(home) == [(1, str(csv_file), 10)]
+
+
+def test_the_database_enforces_uniqueness(home, csv_file):
+    run("csv_watcher_add", csv_file)
+    import sqlite3
+    with pytest.raises(sqlite3.IntegrityError):
+        with sqlite3.connect(str(home / "watcher_db.db")) as connection:
+            connection.execute("INSERT INTO csv_watchers (csv_file, interval) VALUES (?, 3)", (str(csv_file),))
+
+
+@pytest.mark.parametrize("make_target, message", [
+    (lambda tmp_path: tmp_path / "missing.csv", "Error: No such file: {path}\n"),
+    (lambda tmp_path: tmp_path, "Error: {path} is a directory, not a CSV file.\n"),
+])
+def test_add_refuses_a_missing_file_or_a_directory(home, csv_file, tmp_path, make_target, message):
+    run("csv_watcher_add", csv_file)
+    before = database_rows(home)
+    target = make_target(tmp_path)
+    result = run("csv_watcher_add", target)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr == message.format(path=target)
+    assert database_rows(home) == before
+
+
+@pytest.mark.parametrize("interval", ["0", "-3", "ten", "86401"])
+def test_add_refuses_a_bad_interval_as_a_usage_error(home, csv_file, interval):
+    run("csv_watcher_add", csv_file)
+    result = run("csv_watcher_add", csv_file, "-i", interval)
+    assert result.returncode == 2
+    assert "Invalid value for '-i' / '--interval'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert database_rows(home) == [(1, str(csv_file), 10)]
+
+
+def test_delete_removes_the_row(home, csv_file, tmp_path):
+    run("csv_watcher_add", csv_file)
+    deleted = run("csv_watcher_delete", "data.csv", cwd=tmp_path)
+    assert (deleted.returncode, deleted.stdout) == (0, "Removed watcher for %s\n" % csv_file)
+    assert database_rows(home) == []
+    assert run("csv_watcher_list").stdout == ""
+
+
+def test_delete_of_an_unknown_file_says_so(home, csv_file):
+    run("csv_watcher_add", csv_file)
+    result = run("csv_watcher_delete", "/nowhere/else.csv")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == "Error: No watcher for /nowhere/else.csv.\n"
+    assert database_rows(home) == [(1, str(csv_file), 10)]
+
+
+def test_watchers_survive_a_restart_of_the_app(home, tmp_path):
+    files = []
+    for number in range(3):
+        path = tmp_path / ("f%d.csv" % number)
+        path.write_text("a\n1\n")
+        files.append(path)
+        assert run("csv_watcher_add", path, "-i", number + 1).returncode == 0
+    listed = run("csv_watcher_list")
+    assert listed.stdout.splitlines() == ["file: %s - interval: %d" % (path, number + 1)
+                                          for number, path in enumerate(files)]
+
+
+def test_a_watcher_whose_file_is_gone_is_logged_skipped_and_still_listed(home, csv_file, tmp_path):
+    other = tmp_path / "other.csv"
+    other.write_text("a\n")
+    run("csv_watcher_add", csv_file)
+    run("csv_watcher_add", other)
+    csv_file.unlink()
+    listed = run("csv_watcher_list")
+    assert listed.returncode == 0
+    assert listed.stdout.splitlines() == ["file: %s - interval: 10" % csv_file, "file: %s - interval: 10" % other]
+    assert "Couldn't activate watcher for %s: No such file" % csv_file in listed.stderr
+    assert "Traceback" not in listed.stderr
+
+
+def test_commands_return_quickly_however_many_watchers_are_persisted(home, tmp_path):
+    for number in range(20):
+        path = tmp_path / ("f%d.csv" % number)
+        path.write_text("a\n1\n")
+        assert run("csv_watcher_add", path, "-i", "1").returncode == 0
+    extra = tmp_path / "extra.csv"
+    extra.write_text("a\n")
+    started = time.monotonic()
+    assert run("csv_watcher_list", timeout=10).returncode == 0
+    assert run("csv_watcher_add", extra, timeout=10).returncode == 0
+    assert run("csv_watcher_add", extra, timeout=10).returncode == 1
+    assert run("csv_watcher_delete", extra, timeout=10).returncode == 0
+    # Generous bound: four process starts; the tutorial's code never returned at all.
+    assert time.monotonic() - started < 15
+
+
+def test_one_shot_commands_do_not_open_the_watched_files(home, tmp_path):
+    """A watched file replaced by a FIFO would block any open() without a writer: the commands must not care."""
+    watched = tmp_path / "watched.csv"
+    watched.write_text("a\n1\n")
+    other = tmp_path / "other.csv"
+    other.write_text("a\n")
+    run("csv_watcher_add", watched)
+    watched.unlink()
+    os.mkfifo(watched)
+    assert run("csv_watcher_list", timeout=10).returncode == 0
+    assert run("csv_watcher_add", other, timeout=10).returncode == 0
+    assert run("csv_watcher_delete", other, timeout=10).returncode == 0
+
+
+def test_the_app_folder_is_created_with_a_debug_log(home, csv_file):
+    assert not home.exists()
+    run("csv_watcher_add", csv_file)
+    assert (home / "watcher_db.db").is_file()
+    log = (home / "csv_manager.log").read_text()
+    assert "DEBUG" in log and "Watcher registered for %s" % csv_file in log
+
+
+def test_console_is_quiet_by_default_and_verbose_with_v(home, csv_file):
+    quiet = run("csv_watcher_add", csv_file)
+    assert quiet.stderr == ""
+    verbose = run("-v", "csv_watcher_list")
+    assert "INFO: Watcher registered for %s" % csv_file in verbose.stderr
+    assert verbose.stdout == "file: %s - interval: 10\n" % csv_file
+
+
+def test_version_and_help(home):
+    version = run("--version")
+    assert version.returncode == 0 and version.stdout.startswith("csv_manager, version ")
+    helped = run("--help")
+    for command in ("csv_watcher_add", "csv_watcher_list", "csv_watcher_delete", "csv_watcher_run"):
+        assert command in helped.stdout
+    add_help = run("csv_watcher_add", "--help").stdout
+    assert "--interval" in add_help and "CSV_FILE" in add_help
+
+
+def test_database_url_overrides_the_default_location(home, tmp_path, csv_file, monkeypatch):
+    elsewhere = tmp_path / "elsewhere.db"
+    monkeypatch.setenv("CSV_MANAGER_DATABASE_URL", "sqlite:///%s" % elsewhere)
+    assert run("csv_watcher_add", csv_file).returncode == 0
+    assert elsewhere.is_file()
+    assert not (home / "watcher_db.db").exists()
+
+
+def test_an_unusable_database_url_is_a_clear_error(home, monkeypatch):
+    monkeypatch.setenv("CSV_MANAGER_DATABASE_URL", "nosuchdb://x")
+    result = run("csv_watcher_list")
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: Cannot use database URL 'nosuchdb://x'")
+    assert "Traceback" not in result.stderr
+
+
+def test_an_app_folder_that_cannot_be_created_is_a_clear_error(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("CSV_MANAGER_HOME", str(blocker / "home"))
+    result = run("csv_watcher_list")
+    assert result.returncode == 1
+    assert result.stderr == "Error: Cannot create the application folder %s: Not a directory\n" % (blocker / "home")
+
+
+def test_a_running_watcher_process_does_not_block_one_shot_commands(home, csv_file, running):
+    run("csv_watcher_add", csv_file, "-i", "1")
+    watcher = running()
+    watcher.expect("watching %s" % csv_file)
+    assert run("csv_watcher_list", timeout=10).stdout == "file: %s - interval: 1\n" % csv_file
+    assert watcher.stop(signal.SIGTERM) == 0

@@ -1,0 +1,127 @@
+"""A real csv_watcher_run process, with real files edited while it runs. Every wait has a deadline."""
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from conftest import run
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+def watching(home, csv_file, running):
+    """csv_file watched every second by a running csv_watcher_run that has taken its baseline."""
+    run("csv_watcher_add", csv_file, "-i", "1")
+    watcher = running()
+    watcher.expect("watching %s (2 rows, every 1 s)" % csv_file)
+    return watcher
+
+
+def wait_for_log(home, text, timeout=10):
+    """Wait until the debug log in ``home`` contains ``text``."""
+    deadline = time.monotonic() + timeout
+    while text not in (home / "csv_manager.log").read_text():
+        assert time.monotonic() < deadline, "%r not logged within %s s" % (text, timeout)
+        time.sleep(0.05)
+
+
+def append(path, text):
+    with open(path, "a") as stream:
+        stream.write(text)
+
+
+def test_append(watching, csv_file):
+    append(csv_file, "3,Linus\n")
+    watching.expect("%s has new row: {'id': '3', 'name': 'Linus'}" % csv_file)
+
+
+def test_delete_a_row(watching, csv_file):
+    csv_file.write_text("id,name\n2,Grace\n")
+    watching.expect("%s is missing row: {'id': '1', 'name': 'Ada'}" % csv_file)
+
+
+def test_change_a_row(watching, csv_file):
+    csv_file.write_text("id,name\n1,Ada\n2,Hopper\n")
+    lines = watching.expect("is missing row: {'id': '2', 'name': 'Grace'}")
+    assert lines == ["%s has new row: {'id': '2', 'name': 'Hopper'}" % csv_file,
+                     "%s is missing row: {'id': '2', 'name': 'Grace'}" % csv_file]
+
+
+def test_duplicate_a_row(watching, csv_file):
+    append(csv_file, "1,Ada\n")
+    watching.expect("%s has new row: {'id': '1', 'name': 'Ada'}" % csv_file)
+
+
+def test_delete_and_recreate_the_file(watching, csv_file):
+    csv_file.unlink()
+    watching.expect("%s is missing; waiting for it to come back" % csv_file, stream="stderr")
+    csv_file.write_text("id,name\n1,Ada\n2,Grace\n3,Guido\n")
+    watching.expect("%s has new row: {'id': '3', 'name': 'Guido'}" % csv_file)
+
+
+def test_replace_by_rename(watching, csv_file):
+    replacement = csv_file.with_name("tmp.csv")
+    replacement.write_text("id,name\n2,Grace\n4,Barbara\n")
+    os.replace(replacement, csv_file)
+    lines = watching.expect("is missing row")
+    assert lines == ["%s has new row: {'id': '4', 'name': 'Barbara'}" % csv_file,
+                     "%s is missing row: {'id': '1', 'name': 'Ada'}" % csv_file]
+
+
+def test_truncate_then_refill(watching, csv_file):
+    with open(csv_file, "w"):
+        pass
+    watching.expect("%s is empty; waiting for content" % csv_file, stream="stderr")
+    csv_file.write_text("id,name\n1,Ada\n")
+    watching.expect("%s is missing row: {'id': '2', 'name': 'Grace'}" % csv_file)
+
+
+def test_a_row_written_in_two_halves(watching, csv_file, home):
+    append(csv_file, "3,Mar")
+    wait_for_log(home, "holding back the unfinished last line of %s" % csv_file)
+    append(csv_file, "garet\n")
+    watching.expect("%s has new row: {'id': '3', 'name': 'Margaret'}" % csv_file)
+    assert not any("'Mar'}" in line for line in watching.seen["stdout"] + watching.drain())
+
+
+def test_add_and_delete_from_another_process_while_running(home, csv_file, tmp_path, running):
+    watcher = running()
+    watcher.expect("No watchers yet", stream="stderr")
+    assert run("csv_watcher_add", csv_file, "-i", "1").returncode == 0
+    watcher.expect("watching %s (2 rows, every 1 s)" % csv_file, timeout=5)
+    append(csv_file, "3,Linus\n")
+    watcher.expect("has new row: {'id': '3', 'name': 'Linus'}")
+    assert run("csv_watcher_delete", csv_file).returncode == 0
+    # The watcher is gone once the run process has logged it; then changes are not reported any more.
+    other = tmp_path / "marker.csv"
+    other.write_text("m\n")
+    assert run("csv_watcher_add", other, "-i", "1").returncode == 0
+    watcher.expect("watching %s" % other, timeout=5)
+    append(csv_file, "4,Ken\n")
+    append(other, "after\n")
+    watcher.expect("%s has new row: {'m': 'after'}" % other)
+    append(other, "after2\n")
+    watcher.expect("%s has new row: {'m': 'after2'}" % other)
+    assert not any("Ken" in line for line in watcher.seen["stdout"] + watcher.drain())
+
+
+def test_json_lines(home, csv_file, running):
+    run("csv_watcher_add", csv_file, "-i", "1")
+    watcher = running("--json")
+    watcher.expect("watching %s" % csv_file, stream="stderr")
+    csv_file.write_text("id,name\n1,Ada\n2,Hopper\n")
+    lines = watcher.expect('"change": "missing"')
+    assert [json.loads(line) for line in lines] == [
+        {"csv_file": str(csv_file), "change": "new", "row": {"id": "2", "name": "Hopper"}},
+        {"csv_file": str(csv_file), "change": "missing", "row": {"id": "2", "name": "Grace"}},
+    ]
+
+
+@pytest.mark.parametrize("signum, exit_code", [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
+def test_stops_cleanly_on_sigterm_and_sigint(watching, signum, exit_code):
+    assert watching.stop(signum, timeout=2) == exit_code
+    errors = watching.drain("stderr")
+    assert not any("Traceback" in line for line in errors), errors

@@ -1,0 +1,159 @@
+"""One watcher's checks, called directly (no thread): every way a watched file can misbehave."""
+import logging
+import os
+
+import pytest
+
+from csv_manager.patterns.csv_watcher_pattern import watcher as watcher_module
+from csv_manager.patterns.csv_watcher_pattern.watcher import CsvWatcher
+
+
+class Recorder:
+    def __init__(self):
+        self.baselines, self.changes = [], []
+
+    def baseline(self, watcher):
+        self.baselines.append(watcher.rows)
+
+    def change(self, csv_file, change):
+        self.changes.append((change.new_rows, change.missing_rows))
+
+
+@pytest.fixture
+def watched(tmp_path, monkeypatch):
+    """A watcher of tmp_path/w.csv that re-reads on every check (no racy window to wait out)."""
+    monkeypatch.setattr(watcher_module, "RACY_SECONDS", 10 ** 6)
+    path = tmp_path / "w.csv"
+    path.write_bytes(b"id,name\n1,a\n2,b\n")
+    recorder = Recorder()
+    watcher = CsvWatcher(str(path), 1, "test", recorder.baseline, recorder.change)
+    watcher.check()
+    return path, watcher, recorder
+
+
+def warnings_of(caplog):
+    return [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+def test_the_first_check_is_a_silent_baseline(watched):
+    path, watcher, recorder = watched
+    assert recorder.baselines == [2]
+    assert recorder.changes == []
+
+
+def test_an_unchanged_file_costs_one_stat_and_no_read(tmp_path, monkeypatch):
+    path = tmp_path / "still.csv"
+    path.write_bytes(b"a\n1\n")
+    old = os.stat(path).st_mtime_ns - 10 ** 10
+    os.utime(path, ns=(old, old))
+    recorder = Recorder()
+    watcher = CsvWatcher(str(path), 1, "test", recorder.baseline, recorder.change)
+    watcher.check()
+
+    def no_open(*args, **kwargs):
+        raise AssertionError("an unchanged file was opened")
+    monkeypatch.setattr("builtins.open", no_open)
+    watcher.check()
+    watcher.check()
+    assert recorder.baselines == [1]
+
+
+def test_deleted_then_recreated_reports_the_difference_against_the_last_good_content(watched, caplog):
+    path, watcher, recorder = watched
+    path.unlink()
+    watcher.check()
+    watcher.check()
+    path.write_bytes(b"id,name\n1,a\n3,c\n")
+    watcher.check()
+    assert recorder.changes == [([{"id": "3", "name": "c"}], [{"id": "2", "name": "b"}])]
+    assert warnings_of(caplog) == ["%s is missing; waiting for it to come back" % path, "%s is readable again" % path]
+
+
+def test_truncated_to_nothing_waits_for_content(watched, caplog):
+    path, watcher, recorder = watched
+    path.write_bytes(b"")
+    watcher.check()
+    watcher.check()
+    path.write_bytes(b"id,name\n1,a\n2,b\n4,d\n")
+    watcher.check()
+    assert recorder.changes == [([{"id": "4", "name": "d"}], [])]
+    assert warnings_of(caplog)[0] == "%s is empty; waiting for content" % path
+
+
+def test_replaced_by_rename(watched):
+    path, watcher, recorder = watched
+    replacement = path.with_name("new.csv")
+    replacement.write_bytes(b"id,name\n1,a\n2,b\n5,e\n")
+    os.replace(replacement, path)
+    watcher.check()
+    assert recorder.changes == [([{"id": "5", "name": "e"}], [])]
+
+
+def test_non_utf8_bytes_are_warned_once_and_the_baseline_kept(watched, caplog):
+    path, watcher, recorder = watched
+    path.write_bytes(b"id,name\n1,a\n2,b\n3,caf\xe9\n")
+    watcher.check()
+    watcher.check()
+    path.write_bytes(b"id,name\n1,a\n2,b\n3,caf\xc3\xa9\n")
+    watcher.check()
+    assert recorder.changes == [([{"id": "3", "name": "caf\u00e9"}], [])]
+    assert warnings_of(caplog) == ["%s holds bytes that are not UTF-8; waiting for valid content" % path,
+                                   "%s is readable again" % path]
+
+
+def test_a_file_starting_with_a_bom(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbfid,name\n1,a\n")
+    recorder = Recorder()
+    watcher = CsvWatcher(str(path), 1, "test", recorder.baseline, recorder.change)
+    watcher.check()
+    path.write_bytes(b"\xef\xbb\xbfid,name\n1,a\n2,b\n")
+    os.utime(path, ns=(1, 1))
+    watcher.check()
+    assert recorder.changes == [([{"id": "2", "name": "b"}], [])]
+
+
+def test_a_changed_header_is_warned_and_becomes_the_new_baseline(watched, caplog):
+    path, watcher, recorder = watched
+    path.write_bytes(b"id,full_name\n1,a\n2,b\n")
+    watcher.check()
+    assert recorder.changes == []
+    assert recorder.baselines == [2, 2]
+    assert "header changed from ['id', 'name'] to ['id', 'full_name']" in warnings_of(caplog)[0]
+    path.write_bytes(b"id,full_name\n1,a\n")
+    watcher.check()
+    assert recorder.changes == [([], [{"id": "2", "full_name": "b"}])]
+
+
+def test_a_half_written_line_is_held_back_until_the_file_is_still(watched):
+    path, watcher, recorder = watched
+    with open(path, "ab") as stream:
+        stream.write(b"3,ha")
+    watcher.check()
+    assert recorder.changes == []
+    with open(path, "ab") as stream:
+        stream.write(b"lf\n")
+    watcher.check()
+    assert recorder.changes == [([{"id": "3", "name": "half"}], [])]
+
+
+def test_a_last_line_without_newline_counts_once_the_file_is_still(watched):
+    path, watcher, recorder = watched
+    with open(path, "ab") as stream:
+        stream.write(b"3,c")
+    watcher.check()
+    watcher.check()
+    assert recorder.changes == [([{"id": "3", "name": "c"}], [])]
+
+
+def test_a_file_replaced_by_a_directory_is_warned_and_survived(watched, caplog):
+    path, watcher, recorder = watched
+    path.unlink()
+    path.mkdir()
+    watcher.check()
+    watcher.check()
+    path.rmdir()
+    path.write_bytes(b"id,name\n1,a\n")
+    watcher.check()
+    assert recorder.changes == [([], [{"id": "2", "name": "b"}])]
+    assert warnings_of(caplog)[0] == "%s is not a regular file" % path
