@@ -103,9 +103,12 @@ class CsvWatcherApplication:
         return watcher
 
     def get(self, csv_file=None, plugin=None):
-        watchers = {path: watcher for path, watcher in self._watchers.items()
-                    if plugin is None or watcher.thread.plugin is plugin}
-        return watchers if csv_file is None else watchers.get(csv_file)
+        def owned(watcher):
+            return watcher is not None and (plugin is None or watcher.thread.plugin is plugin)
+        if csv_file is not None:
+            watcher = self._watchers.get(csv_file)
+            return watcher if owned(watcher) else None
+        return {path: watcher for path, watcher in self._watchers.items() if owned(watcher)}
 
     def start(self):
         with self._lock:

@@ -17,7 +17,7 @@ import threading
 import time
 
 from csv_manager.patterns.csv_watcher_pattern.csv_diff import (
-    HeaderChanged, complete_length, count_rows, diff, read_header, split_records)
+    HeaderChanged, complete_length, diff, read_header, split_records)
 
 RACY_SECONDS = 2
 JOIN_TIMEOUT_SECONDS = 5
@@ -105,7 +105,7 @@ class CsvWatcher:
         try:
             data.decode("utf-8")
             read_header(data)
-            rows = count_rows(split_records(data)) - 1
+            rows = len(split_records(data)) - 1
         except (UnicodeDecodeError, csv.Error) as error:
             return self._report_problem(_unparsable(error))
         self._content, self.rows = data, rows

@@ -1,0 +1,91 @@
+"""Many csv_manager processes at once on one SQLite database: nothing lost, nobody stuck, no locked errors."""
+import random
+import signal
+import sqlite3
+import subprocess
+import time
+
+import pytest
+
+from conftest import SCRIPT, database_rows, run
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def start(*args):
+    return subprocess.Popen([SCRIPT, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(processes):
+    results = []
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=60)
+        results.append((process.returncode, stdout, stderr))
+    return results
+
+
+def test_twenty_adds_of_the_same_file_store_one_row(home, csv_file):
+    run("csv_watcher_list")
+    results = finish([start("csv_watcher_add", csv_file) for _ in range(20)])
+    codes = sorted(code for code, _, _ in results)
+    assert codes == [0] + [1] * 19, results
+    for code, stdout, stderr in results:
+        if code == 1:
+            assert stderr == "Error: %s is already watched.\n" % csv_file
+    assert database_rows(home) == [(database_rows(home)[0][0], str(csv_file), 10)]
+
+
+def test_twenty_adds_of_different_files_on_a_fresh_database_store_twenty_rows(home, tmp_path):
+    files = []
+    for number in range(20):
+        path = tmp_path / ("f%d.csv" % number)
+        path.write_text("a\n")
+        files.append(path)
+    results = finish([start("csv_watcher_add", path) for path in files])
+    assert [code for code, _, _ in results] == [0] * 20, results
+    assert sorted(row[1] for row in database_rows(home)) == sorted(map(str, files))
+
+
+def test_mixed_commands_and_a_running_watcher_never_see_a_locked_database(home, tmp_path, running):
+    files = []
+    for number in range(10):
+        path = tmp_path / ("m%d.csv" % number)
+        path.write_text("a\n1\n")
+        files.append(path)
+    run("csv_watcher_add", files[0], "-i", "1")
+    watcher = running()
+    watcher.expect("watching %s" % files[0])
+    processes = []
+    for path in files[1:]:
+        processes += [start("csv_watcher_add", path, "-i", "1"), start("csv_watcher_list"),
+                      start("csv_watcher_delete", path), start("csv_watcher_list", "--json")]
+    results = finish(processes)
+    for code, stdout, stderr in results:
+        assert "locked" not in stderr and "Traceback" not in stderr, stderr
+        assert code in (0, 1), (code, stderr)
+    assert watcher.stop() == 0
+    stderr = watcher.drain("stderr")
+    assert not any("locked" in line or "Traceback" in line for line in stderr), stderr
+
+
+def test_adds_killed_at_random_moments_leave_an_intact_database(home, tmp_path):
+    run("csv_watcher_list")
+    generator = random.Random(20261127)
+    reported = []
+    for number in range(50):
+        path = tmp_path / ("k%d.csv" % number)
+        path.write_text("a\n")
+        process = start("csv_watcher_add", path)
+        deadline = time.monotonic() + generator.uniform(0.05, 0.6)
+        while process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)  # polling the process until a random kill moment
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+        stdout, _ = process.communicate(timeout=30)
+        if process.returncode == 0:
+            reported.append(str(path))
+    with sqlite3.connect(str(home / "watcher_db.db")) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    stored = {row[1] for row in database_rows(home)}
+    assert set(reported) <= stored
+    assert 0 < len(reported) < 50, "the kill moments should land both before and after some adds finish"
