@@ -157,3 +157,21 @@ def test_a_file_replaced_by_a_directory_is_warned_and_survived(watched, caplog):
     watcher.check()
     assert recorder.changes == [([], [{"id": "2", "name": "b"}])]
     assert warnings_of(caplog)[0] == "%s is not a regular file" % path
+
+
+def test_a_tick_wakes_the_thread_only_when_the_file_changed(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"a\n1\n")
+    old = os.stat(path).st_mtime_ns - 10 ** 10
+    os.utime(path, ns=(old, old))
+    recorder = Recorder()
+    watcher = CsvWatcher(str(path), 1, "test", recorder.baseline, recorder.change)
+    watcher.tick()
+    assert watcher._wake.is_set(), "no baseline yet: the first tick must wake the thread"
+    watcher._wake.clear()
+    watcher.check()
+    watcher.tick()
+    assert not watcher._wake.is_set()
+    path.write_bytes(b"a\n1\n2\n")
+    watcher.tick()
+    assert watcher._wake.is_set()

@@ -1,9 +1,10 @@
 """CsvWatcherPattern: gives any plugin ``self.csv_watcher`` to register, unregister and get CSV file watchers.
 
 The application holds one registry of watchers (``app.csv_watcher``) shared by every plugin that inherits the
-pattern. Each watcher owns one groundwork thread, registered through GwThreadsPattern. Registering a watcher
-does not start it: ``start()`` starts every registered watcher and any registered afterwards, ``stop()`` stops
-and joins them. One-shot commands therefore register watchers without ever reading the watched files.
+pattern. Each watcher owns one groundwork thread, registered through GwThreadsPattern, which sleeps until the
+application's ticker (:mod:`.ticker`) finds its file changed. Registering a watcher does not start it:
+``start()`` starts the ticker, every registered watcher and any registered afterwards; ``stop()`` stops and
+joins them. One-shot commands therefore register watchers without ever reading the watched files.
 
 Signals sent by watchers:
 
@@ -14,6 +15,7 @@ import threading
 
 from groundwork.patterns import GwThreadsPattern
 
+from csv_manager.patterns.csv_watcher_pattern.ticker import Ticker
 from csv_manager.patterns.csv_watcher_pattern.watcher import CsvWatcher
 
 SIGNALS = {
@@ -74,7 +76,12 @@ class CsvWatcherApplication:
         self._app = app
         self._watchers = {}
         self._lock = threading.Lock()
-        self.running = False
+        self._ticker = None
+
+    @property
+    def running(self):
+        """True between start() and stop(): newly registered watchers start at once."""
+        return self._ticker is not None
 
     def register(self, csv_file, interval, description, plugin):
         with self._lock:
@@ -91,7 +98,7 @@ class CsvWatcherApplication:
             watcher.thread = plugin.threads.register("csv_watcher %s" % csv_file, watcher.watch, description)
             self._watchers[csv_file] = watcher
             if self.running:
-                watcher.start()
+                self._start(watcher)
             return watcher
 
     def unregister(self, csv_file):
@@ -112,19 +119,26 @@ class CsvWatcherApplication:
 
     def start(self):
         with self._lock:
-            self.running = True
+            self._ticker = Ticker()
+            self._ticker.start()
             for watcher in self._watchers.values():
-                if not watcher.started:
-                    watcher.start()
+                self._start(watcher)
 
     def stop(self):
         with self._lock:
-            self.running = False
             watchers = list(self._watchers.values())
+            ticker, self._ticker = self._ticker, None
+        if ticker is not None:
+            ticker.stop()
         for watcher in watchers:
             watcher.stop()
         for watcher in watchers:
             watcher.join()
+
+    def _start(self, watcher):
+        if not watcher.started:
+            watcher.start()
+            self._ticker.add(watcher)
 
 
 def _register_signals(plugin):

@@ -1,12 +1,12 @@
-"""One watcher: a groundwork thread that checks one CSV file every ``interval`` seconds.
+"""One watcher: a groundwork thread that checks one CSV file when its ticker finds the file changed.
 
-A tick costs one ``os.stat`` while the file is unchanged. When the stat changes the file is read and diffed
-against the last good content (see :mod:`.csv_diff`). Problems (file gone, unreadable, not UTF-8, empty,
-malformed, header changed) are logged once when they start, not on every tick; the last good content stays
-the baseline, so once the file is back the next report is the difference against it.
+A tick costs one ``os.stat`` while the file is unchanged (see :mod:`.ticker`). When the stat changes the file
+is read and diffed against the last good content (see :mod:`.csv_diff`). Problems (file gone, unreadable, not
+UTF-8, empty, malformed, header changed) are logged once when they start, not on every tick; the last good
+content stays the baseline, so once the file is back the next report is the difference against it.
 
-A last line without its newline may be half-written: it is held back until a tick sees the file unchanged.
-A file modified within ``RACY_SECONDS`` of being read is read again on the next tick even if its stat looks
+A last line without its newline may be half-written: it is held back until a tick sees the file unchanged. A
+file modified within ``RACY_SECONDS`` of being read is read again on the next tick even if its stat looks
 unchanged, because file systems keep mtimes at a coarse granularity and a same-size rewrite could hide.
 """
 import csv
@@ -27,7 +27,8 @@ class CsvWatcher:
     """Watches ``csv_file`` and calls ``on_change(csv_file, change)`` and ``on_baseline(watcher)``.
 
     The loop runs in the groundwork thread ``thread`` (a :class:`groundwork.patterns.gw_threads_pattern.Thread`)
-    once :meth:`start` is called; :meth:`stop` ends it within one check.
+    once :meth:`start` is called, and checks whenever :meth:`tick` wakes it; :meth:`stop` ends it within one
+    check.
     """
 
     def __init__(self, csv_file, interval, description, on_baseline, on_change):
@@ -40,6 +41,7 @@ class CsvWatcher:
         self._on_baseline = on_baseline
         self._on_change = on_change
         self._stopped = threading.Event()
+        self._wake = threading.Event()
         self._content = None
         self._stat_key = None
         self._recheck = False
@@ -49,28 +51,44 @@ class CsvWatcher:
     def started(self):
         return self.thread is not None and self.thread.thread.ident is not None
 
+    @property
+    def stopped(self):
+        return self._stopped.is_set()
+
     def start(self):
-        """Start the thread; the first check takes the baseline."""
+        """Start the thread; it checks when :meth:`tick` wakes it, the first time to take the baseline."""
         self.thread.thread.daemon = True
         self.thread.run()
 
     def stop(self):
         """Ask the loop to end after the current check; see :meth:`join`."""
         self._stopped.set()
+        self._wake.set()
 
     def join(self):
         """Wait for the stopped loop to end; returns at once if it never started."""
         if self.started:
             self.thread.thread.join(JOIN_TIMEOUT_SECONDS)
 
+    def tick(self):
+        """Called every ``interval`` seconds by the ticker: wake the thread if a check could find something.
+
+        This is the whole cost of an unchanged file: one os.stat.
+        """
+        if self._recheck or self._stat_key is None or self._stat_key != _stat_key(self.csv_file):
+            self._wake.set()
+
     def watch(self, plugin):
-        """The thread's function: check, then wait ``interval`` seconds or until stopped."""
-        while not self._stopped.is_set():
+        """The thread's function: check each time the ticker wakes it, until stopped."""
+        while True:
+            self._wake.wait()
+            if self._stopped.is_set():
+                return
+            self._wake.clear()
             try:
                 self.check()
             except Exception:
                 self.log.exception("Unexpected error while checking %s", self.csv_file)
-            self._stopped.wait(self.interval)
 
     def check(self):
         """Look at the file once; report a baseline or a change, or log a problem once."""
@@ -81,7 +99,7 @@ class CsvWatcher:
             return self._report_problem("is missing; waiting for it to come back")
         except OSError as error:
             return self._report_problem("cannot be checked: %s" % error.strerror)
-        key = (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+        key = _key(status)
         if key == self._stat_key and not self._recheck:
             return None
         if not stat.S_ISREG(status.st_mode):
@@ -143,6 +161,18 @@ class CsvWatcher:
         if self._problem is not None:
             self.log.warning("%s is readable again", self.csv_file)
             self._problem = None
+
+
+def _key(status):
+    """What identifies a version of a file without reading it: device, inode, size and mtime."""
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
+
+
+def _stat_key(path):
+    try:
+        return _key(os.stat(path))
+    except OSError:
+        return None
 
 
 def _unparsable(error):
