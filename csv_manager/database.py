@@ -50,6 +50,25 @@ def configure_engine(engine):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+#: Any constant identifies csv_manager's schema changes among PostgreSQL advisory locks.
+SCHEMA_LOCK_ID = 0x637376
+
+
+def create_tables(database):
+    """``database.create_all()``, safe when many processes start at once on a fresh database.
+
+    On SQLite, BEGIN IMMEDIATE (see configure_engine) already serialises the check and the CREATE. PostgreSQL
+    runs concurrent CREATE TABLEs side by side and all but one fail ("duplicate key value violates unique
+    constraint pg_type_typname_nsp_index"), so there the check and the CREATE run under an advisory lock.
+    """
+    if database.engine.dialect.name != "postgresql":
+        database.create_all()
+        return
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%d)" % SCHEMA_LOCK_ID)
+        database.Base.metadata.create_all(connection)
+
+
 def use_wal_journal(engine):
     """Switch a SQLite database to WAL journaling (persistent, so readers and writers do not block each other).
 

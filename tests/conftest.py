@@ -1,18 +1,23 @@
 """Fixtures: an isolated CSV_MANAGER_HOME per test, the installed csv_manager script, and the app in-process."""
+import os
 import queue
 import shutil
 import signal
-import sqlite3
 import subprocess
 import threading
 import time
+import uuid
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from csv_manager.applications import CsvManagerApp
 
 SCRIPT = shutil.which("csv_manager")
+#: A PostgreSQL database the tests may create schemas in; .ci/run starts a server and sets it.
+POSTGRES_URL = os.environ.get("CSV_MANAGER_TEST_POSTGRES_URL")
 
 
 @pytest.fixture
@@ -38,10 +43,47 @@ def run(*args, timeout=20, cwd=None):
     return subprocess.run([SCRIPT, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
-def database_rows(home):
-    """The csv_watchers rows of the SQLite database in ``home``, read with the sqlite3 module directly."""
-    with sqlite3.connect(str(home / "watcher_db.db")) as connection:
-        return connection.execute("SELECT id, csv_file, interval FROM csv_watchers ORDER BY id").fetchall()
+class Store:
+    """The watcher database a test runs against, read directly with SQLAlchemy (not through csv_manager)."""
+
+    def __init__(self, name, url):
+        self.name = name
+        self.url = url
+
+    def execute(self, sql, parameters=None):
+        """Run one statement in its own transaction; returns the rows of a query as tuples."""
+        engine = create_engine(self.url)
+        try:
+            with engine.begin() as connection:
+                result = connection.execute(text(sql), parameters or {})
+                return [tuple(row) for row in result] if result.returns_rows else []
+        finally:
+            engine.dispose()
+
+    def rows(self):
+        """The csv_watchers rows as (id, csv_file, interval) tuples, by id."""
+        return self.execute('SELECT id, csv_file, "interval" FROM csv_watchers ORDER BY id')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, home, monkeypatch):
+    """Each test that uses it runs twice: on the default SQLite file in ``home``, then on a fresh schema of the
+    PostgreSQL server named by CSV_MANAGER_TEST_POSTGRES_URL (skipped without it, but required when CI=true)."""
+    if request.param == "sqlite":
+        yield Store("sqlite", "sqlite:///%s" % (home / "watcher_db.db"))
+        return
+    if not POSTGRES_URL:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but CSV_MANAGER_TEST_POSTGRES_URL is not set: the PostgreSQL pass must run")
+        pytest.skip("set CSV_MANAGER_TEST_POSTGRES_URL to run the PostgreSQL pass")
+    schema = "test_%s" % uuid.uuid4().hex[:16]
+    admin = Store("postgresql", POSTGRES_URL)
+    admin.execute("CREATE SCHEMA %s" % schema)
+    url = make_url(POSTGRES_URL).update_query_dict({"options": "-csearch_path=%s" % schema})
+    url = url.render_as_string(hide_password=False)
+    monkeypatch.setenv("CSV_MANAGER_DATABASE_URL", url)
+    yield Store("postgresql", url)
+    admin.execute("DROP SCHEMA %s CASCADE" % schema)
 
 
 @pytest.fixture

@@ -4,17 +4,16 @@ import os
 
 import pytest
 
-from conftest import database_rows
 
 pytestmark = pytest.mark.timeout(30)
 
 
-def test_add_list_delete_round_trip(cli, csv_file, home):
+def test_add_list_delete_round_trip(cli, csv_file, store):
     assert cli("csv_watcher_add", csv_file, "-i", "3").exit_code == 0
     listed = cli("csv_watcher_list", "--json")
     assert json.loads(listed.output) == [{"id": 1, "csv_file": str(csv_file), "interval": 3}]
     assert cli("csv_watcher_delete", csv_file).exit_code == 0
-    assert database_rows(home) == []
+    assert store.rows() == []
 
 
 @pytest.mark.parametrize("path, message", [
@@ -22,15 +21,15 @@ def test_add_list_delete_round_trip(cli, csv_file, home):
     ("with\nnewline.csv", "contains a control character"),
     ("x" * 2100, "at most 2048 are supported"),
 ])
-def test_unusable_paths_are_refused_and_nothing_is_stored(cli, csv_file, home, path, message):
+def test_unusable_paths_are_refused_and_nothing_is_stored(cli, csv_file, store, path, message):
     cli("csv_watcher_add", csv_file)
     result = cli("csv_watcher_add", path)
     assert result.exit_code == 1
     assert message in result.output
-    assert database_rows(home) == [(1, str(csv_file), 10)]
+    assert store.rows() == [(1, str(csv_file), 10)]
 
 
-def test_a_fifo_is_not_a_regular_file(cli, tmp_path, home):
+def test_a_fifo_is_not_a_regular_file(cli, tmp_path, store):
     fifo = tmp_path / "pipe.csv"
     os.mkfifo(fifo)
     result = cli("csv_watcher_add", fifo)
@@ -38,20 +37,20 @@ def test_a_fifo_is_not_a_regular_file(cli, tmp_path, home):
     assert "%s is not a regular file." % fifo in result.output
 
 
-def test_paths_with_spaces_quotes_and_non_ascii_are_stored_as_given(cli, tmp_path, home):
+def test_paths_with_spaces_quotes_and_non_ascii_are_stored_as_given(cli, tmp_path, store):
     path = tmp_path / "my \"quoted\" data – café.csv"
     path.write_text("a\n1\n")
     assert cli("csv_watcher_add", path).exit_code == 0
-    assert database_rows(home) == [(1, str(path), 10)]
+    assert store.rows() == [(1, str(path), 10)]
     assert cli("csv_watcher_list").output == "file: %s - interval: 10\n" % path
 
 
-def test_a_symlink_is_stored_as_the_link_not_its_target(cli, tmp_path, csv_file, home):
+def test_a_symlink_is_stored_as_the_link_not_its_target(cli, tmp_path, csv_file, store):
     link = tmp_path / "link.csv"
     link.symlink_to(csv_file)
     assert cli("csv_watcher_add", link).exit_code == 0
     assert cli("csv_watcher_add", csv_file).exit_code == 0
-    assert [row[1] for row in database_rows(home)] == [str(link), str(csv_file)]
+    assert [row[1] for row in store.rows()] == [str(link), str(csv_file)]
 
 
 def test_a_foreign_csv_watchers_table_is_reported_and_left_byte_identical(cli, home):

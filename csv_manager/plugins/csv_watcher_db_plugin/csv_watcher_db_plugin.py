@@ -16,7 +16,8 @@ from sqlalchemy import Column, Integer, String
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from csv_manager.compat import register_database, register_model
-from csv_manager.database import check_schema, check_url, configure_engine, database_error, use_wal_journal
+from csv_manager.database import (check_schema, check_url, configure_engine, create_tables, database_error,
+                                  use_wal_journal)
 from csv_manager.errors import CsvManagerError
 from csv_manager.patterns import CsvWatcherPattern
 from csv_manager.plugins.csv_watcher_db_plugin.csv_file_path import check_watchable, normalise
@@ -87,7 +88,7 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
 
         self.Watcher = register_model(self.db, CsvWatchers)
         try:
-            self.db.create_all()
+            create_tables(self.db)
             check_schema(self.db.engine, CsvWatchers.__table__)
             use_wal_journal(self.db.engine)
         except SQLAlchemyError as error:
