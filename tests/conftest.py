@@ -37,7 +37,7 @@ def csv_file(tmp_path):
     return path
 
 
-def run(*args, timeout=20, cwd=None):
+def run(*args, timeout=60, cwd=None):
     """Run the installed csv_manager script; returns the CompletedProcess (text, stdout and stderr captured)."""
     assert SCRIPT, "the csv_manager console script is not on PATH; install the package first"
     return subprocess.run([SCRIPT, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=cwd)
@@ -116,8 +116,11 @@ class Running:
             lines.put(line.rstrip("\n"))
         lines.put(None)
 
-    def expect(self, text, timeout=10, stream="stdout"):
-        """Wait until a line containing ``text`` arrives on ``stream``; returns the lines read meanwhile."""
+    def expect(self, text, timeout=30, stream="stdout"):
+        """Wait until a line containing ``text`` arrives on ``stream``; returns the lines read meanwhile.
+
+        The deadline is generous because CI runs two test suites at once on two cores: it only bounds a hang.
+        """
         lines = getattr(self, stream)
         deadline = time.monotonic() + timeout
         read = []

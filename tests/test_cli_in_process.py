@@ -35,6 +35,27 @@ def test_a_fifo_is_not_a_regular_file(cli, tmp_path, store):
     result = cli("csv_watcher_add", fifo)
     assert result.exit_code == 1
     assert "%s is not a regular file." % fifo in result.output
+    assert store.rows() == []
+
+
+def test_a_device_file_is_not_a_regular_file(cli, store):
+    result = cli("csv_watcher_add", "/dev/null")
+    assert result.exit_code == 1
+    assert "/dev/null is not a regular file." in result.output
+    assert store.rows() == []
+
+
+@pytest.mark.parametrize("content", [
+    b"\x00\x01\xff\xfe binary", b"", b"id,name\n", b"\xef\xbb\xbfid,name\n1,a\n", b"id,name\n1,caf\xe9\n",
+], ids=["binary", "empty", "header-only", "bom", "latin-1"])
+def test_add_accepts_any_regular_file_without_reading_it(cli, tmp_path, store, content):
+    """Content is the watcher's business (see test_watcher.py): one-shot commands never read watched files."""
+    path = tmp_path / "content.csv"
+    path.write_bytes(content)
+    result = cli("csv_watcher_add", path)
+    assert (result.exit_code, result.output) == (0, "Added watcher for %s (every 10 s)\n" % path)
+    assert store.rows() == [(1, str(path), 10)]
+    assert path.read_bytes() == content
 
 
 def test_paths_with_spaces_quotes_and_non_ascii_are_stored_as_given(cli, tmp_path, store):
@@ -64,6 +85,19 @@ def test_a_foreign_csv_watchers_table_is_reported_and_left_byte_identical(cli, h
         cli("csv_watcher_list")
     assert "has a table 'csv_watchers' with columns ['name', 'owner']" in str(raised.value)
     assert database.read_bytes() == before
+
+
+def test_a_database_with_other_tables_gets_ours_beside_them(cli, home, csv_file):
+    import sqlite3
+    home.mkdir()
+    database = home / "watcher_db.db"
+    with sqlite3.connect(str(database)) as connection:
+        connection.execute("CREATE TABLE notes (body TEXT)")
+        connection.execute("INSERT INTO notes VALUES ('keep me')")
+    assert cli("csv_watcher_add", csv_file).exit_code == 0
+    with sqlite3.connect(str(database)) as connection:
+        assert connection.execute("SELECT body FROM notes").fetchall() == [("keep me",)]
+        assert connection.execute("SELECT csv_file FROM csv_watchers").fetchall() == [(str(csv_file),)]
 
 
 def test_a_database_file_that_is_not_sqlite_is_reported_and_left_byte_identical(cli, home):

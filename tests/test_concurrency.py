@@ -8,7 +8,7 @@ import pytest
 
 from conftest import SCRIPT, run
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = pytest.mark.timeout(300)
 
 
 def start(*args):
@@ -23,8 +23,8 @@ def finish(processes):
     return results
 
 
-def test_twenty_adds_of_the_same_file_store_one_row(store, csv_file):
-    run("csv_watcher_list")
+def test_twenty_adds_of_the_same_file_store_one_row(cli, store, csv_file):
+    cli("csv_watcher_list")
     results = finish([start("csv_watcher_add", csv_file) for _ in range(20)])
     codes = sorted(code for code, _, _ in results)
     assert codes == [0] + [1] * 19, results
@@ -45,13 +45,13 @@ def test_twenty_adds_of_different_files_on_a_fresh_database_store_twenty_rows(st
     assert sorted(row[1] for row in store.rows()) == sorted(map(str, files))
 
 
-def test_mixed_commands_and_a_running_watcher_never_see_a_locked_database(store, tmp_path, running):
+def test_mixed_commands_and_a_running_watcher_never_see_a_locked_database(cli, store, tmp_path, running):
     files = []
     for number in range(10):
         path = tmp_path / ("m%d.csv" % number)
         path.write_text("a\n1\n")
         files.append(path)
-    run("csv_watcher_add", files[0], "-i", "1")
+    cli("csv_watcher_add", files[0], "-i", "1")
     watcher = running()
     watcher.expect("watching %s" % files[0])
     processes = []
@@ -67,8 +67,8 @@ def test_mixed_commands_and_a_running_watcher_never_see_a_locked_database(store,
     assert not any("locked" in line or "Traceback" in line for line in stderr), stderr
 
 
-def test_adds_killed_at_random_moments_leave_an_intact_database(store, tmp_path):
-    run("csv_watcher_list")
+def test_adds_killed_at_random_moments_leave_an_intact_database(cli, store, tmp_path):
+    cli("csv_watcher_list")
     probe = tmp_path / "probe.csv"
     probe.write_text("a\n")
     started = time.monotonic()
@@ -83,7 +83,7 @@ def test_adds_killed_at_random_moments_leave_an_intact_database(store, tmp_path)
         path.write_text("a\n")
         process = start("csv_watcher_add", path)
         try:
-            process.wait(timeout=generator.uniform(0.3, 1.3) * add_seconds)
+            process.wait(timeout=generator.uniform(0.5, 2.0) * add_seconds)
         except subprocess.TimeoutExpired:
             process.send_signal(signal.SIGKILL)
         process.communicate(timeout=30)
@@ -92,4 +92,5 @@ def test_adds_killed_at_random_moments_leave_an_intact_database(store, tmp_path)
     if store.name == "sqlite":
         assert store.execute("PRAGMA integrity_check") == [("ok",)]
     assert set(reported) <= {row[1] for row in store.rows()}
+    print("%s: %d of 50 adds finished before their kill moment" % (store.name, len(reported) - 1))
     assert 1 < len(reported) < 51, "the kill moments should land both before and after some adds finish"

@@ -175,3 +175,21 @@ def test_a_tick_wakes_the_thread_only_when_the_file_changed(tmp_path):
     path.write_bytes(b"a\n1\n2\n")
     watcher.tick()
     assert watcher._wake.is_set()
+
+
+@pytest.mark.parametrize("content, rows, warning", [
+    (b"\x00\x01\xff\xfe binary", None, "holds bytes that are not UTF-8; waiting for valid content"),
+    (b"", None, "is empty; waiting for content"),
+    (b"id,name\n", 0, None),
+    (b"\xef\xbb\xbfid,name\n1,a\n", 1, None),
+    (b"id,name\n1,caf\xe9\n", None, "holds bytes that are not UTF-8; waiting for valid content"),
+], ids=["binary", "empty", "header-only", "bom", "latin-1"])
+def test_the_first_look_at_awkward_content(tmp_path, caplog, content, rows, warning):
+    path = tmp_path / "awkward.csv"
+    path.write_bytes(content)
+    recorder = Recorder()
+    watcher = CsvWatcher(str(path), 1, "test", recorder.baseline, recorder.change)
+    watcher.check()
+    watcher.check()
+    assert recorder.baselines == ([] if rows is None else [rows])
+    assert warnings_of(caplog) == ([] if warning is None else ["%s %s" % (path, warning)])

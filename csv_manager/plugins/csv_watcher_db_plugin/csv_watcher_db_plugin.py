@@ -128,8 +128,9 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         watchers = self._stored_watchers()
         if as_json:
             click.echo(json.dumps(watchers, ensure_ascii=False))
-        for watcher in [] if as_json else watchers:
-            click.echo("file: %s - interval: %s" % (watcher["csv_file"], watcher["interval"]))
+        else:
+            for watcher in watchers:
+                click.echo("file: %s - interval: %s" % (watcher["csv_file"], watcher["interval"]))
         if not watchers:
             click.echo("No watchers yet. Add one with: csv_manager csv_watcher_add CSV_FILE", err=True)
 
@@ -167,10 +168,25 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
             if not self.csv_watcher.get():
                 click.echo("No watchers yet; waiting for csv_watcher_add (Ctrl-C to stop).", err=True)
             self.csv_watcher.start()
+            database_problem = None
             while not stop.event.wait(poll_seconds):
-                self.load_watchers()
+                database_problem = self._poll_watchers(database_problem)
             self.csv_watcher.stop()
         click.get_current_context().exit(stop.exit_code)
+
+    def _poll_watchers(self, known_problem):
+        """load_watchers() for the run loop: a database that fails for a while (locked, restarting) is logged
+        once and tried again on the next poll; the watchers keep running meanwhile. Returns the current problem.
+        """
+        try:
+            self.load_watchers()
+        except CsvManagerError as error:
+            if error.message != known_problem:
+                self.log.warning("Cannot read the watcher list, retrying: %s" % error.message)
+            return error.message
+        if known_problem is not None:
+            self.log.warning("The watcher list can be read again")
+        return None
 
     def _stored_watchers(self):
         """All persisted watchers as dicts (id, csv_file, interval), oldest first."""
