@@ -1,18 +1,23 @@
 """Engine set-up and checks shared by every database csv_manager registers through GwSqlPattern.
 
 SQLite is the default store and is used by several processes at once (scripts, cron jobs, a running
-``csv_watcher_run``), so each connection gets a busy timeout, the database uses WAL journaling once our table
-is known to be ours, and every transaction starts with ``BEGIN IMMEDIATE``: a transaction that first reads
-and then writes can otherwise fail at once with "database is locked" when another process wrote in between,
-without waiting for the busy timeout.
+``csv_watcher_run``), so each connection gets a busy timeout, the database uses WAL journaling once our tables
+are known to be ours (readers then never wait for writers), and a transaction that writes starts with
+``BEGIN IMMEDIATE``: one that first reads and then writes could otherwise fail at once with "database is
+locked" when another process wrote in between, without waiting for the busy timeout. Read-only transactions
+start with a plain ``BEGIN`` and so never queue for the write lock.
 """
+from contextlib import contextmanager
+
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
 from csv_manager.errors import CsvManagerError
 
 SQLITE_BUSY_TIMEOUT_MS = 30000
+#: Execution option that marks a connection's transactions as writing (see configure_engine).
+WRITES = {"csv_manager_writes": True}
 
 
 def describe(url):
@@ -47,7 +52,8 @@ def configure_engine(engine):
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        writes = connection.get_execution_options().get("csv_manager_writes", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
 #: Any constant identifies csv_manager's schema changes among PostgreSQL advisory locks.
@@ -57,16 +63,26 @@ SCHEMA_LOCK_ID = 0x637376
 def create_tables(database):
     """``database.create_all()``, safe when many processes start at once on a fresh database.
 
-    On SQLite, BEGIN IMMEDIATE (see configure_engine) already serialises the check and the CREATE. PostgreSQL
-    runs concurrent CREATE TABLEs side by side and all but one fail ("duplicate key value violates unique
-    constraint pg_type_typname_nsp_index"), so there the check and the CREATE run under an advisory lock.
+    The check and the CREATE run in one writing transaction: on SQLite BEGIN IMMEDIATE (see configure_engine)
+    serialises them. PostgreSQL runs concurrent CREATE TABLEs side by side and all but one fail ("duplicate key
+    value violates unique constraint pg_type_typname_nsp_index"), so there they run under an advisory lock.
     """
-    if database.engine.dialect.name != "postgresql":
-        database.create_all()
-        return
-    with database.engine.begin() as connection:
-        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%d)" % SCHEMA_LOCK_ID)
-        database.Base.metadata.create_all(connection)
+    with database.engine.connect() as connection:
+        with connection.execution_options(**WRITES).begin():
+            if database.engine.dialect.name == "postgresql":
+                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%d)" % SCHEMA_LOCK_ID)
+            database.Base.metadata.create_all(connection)
+
+
+def prepare_tables(database, models):
+    """Create the tables of ``models`` where missing, check that existing ones are ours, then use WAL."""
+    try:
+        create_tables(database)
+        for model in models:
+            check_schema(database.engine, model.__table__)
+        use_wal_journal(database.engine)
+    except SQLAlchemyError as error:
+        raise database_error(database.database_url, error)
 
 
 def use_wal_journal(engine):
@@ -100,3 +116,26 @@ def database_error(url, error):
     """A CsvManagerError that names the database and says what went wrong, without a traceback."""
     reason = getattr(error, "orig", None) or error
     return CsvManagerError("Database %s: %s" % (describe(url), reason))
+
+
+@contextmanager
+def transaction(database, writes=False):
+    """This thread's session of a groundwork-database ``Database``: committed, or rolled back on error, and
+    always closed. Pass ``writes=True`` for a transaction that writes (see the module docstring).
+
+    Closing matters: a transaction left open would hold SQLite's write lock (see configure_engine).
+    IntegrityError is passed on for the caller to explain; other database errors become CsvManagerError.
+    """
+    session = database.session()
+    if writes:
+        session.connection(execution_options=WRITES)
+    try:
+        yield session
+        session.commit()
+    except BaseException as error:
+        session.rollback()
+        if isinstance(error, SQLAlchemyError) and not isinstance(error, IntegrityError):
+            raise database_error(database.database_url, error) from error
+        raise
+    finally:
+        session.close()

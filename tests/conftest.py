@@ -26,6 +26,7 @@ def home(tmp_path, monkeypatch):
     path = tmp_path / "home"
     monkeypatch.setenv("CSV_MANAGER_HOME", str(path))
     monkeypatch.delenv("CSV_MANAGER_DATABASE_URL", raising=False)
+    monkeypatch.delenv("CSV_MANAGER_HISTORY_DATABASE_URL", raising=False)
     return path
 
 
@@ -82,6 +83,7 @@ def store(request, home, monkeypatch):
     url = make_url(POSTGRES_URL).update_query_dict({"options": "-csearch_path=%s" % schema})
     url = url.render_as_string(hide_password=False)
     monkeypatch.setenv("CSV_MANAGER_DATABASE_URL", url)
+    monkeypatch.setenv("CSV_MANAGER_HISTORY_DATABASE_URL", url)
     yield Store("postgresql", url)
     admin.execute("DROP SCHEMA %s CASCADE" % schema)
 

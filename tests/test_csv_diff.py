@@ -12,9 +12,10 @@ def rows_of(data):
 
 
 def check(old, new):
-    """diff(old, new), plus the invariant that its row count is the new file's row count."""
+    """diff(old, new), plus its invariants: the row count is the new file's and the patch rebuilds it."""
     change = diff(old, new, rows_of(old))
     assert change.rows == rows_of(new)
+    assert (change.patch.apply(old) if change.patch else old) == new
     return change
 
 
@@ -141,3 +142,9 @@ def test_large_file_change_in_the_middle_is_exact():
     change = check(old, b"\n".join(edited) + b"\n")
     assert change.new_rows == [{"id": "5000", "v": "changed"}, {"id": "new", "v": "row"}]
     assert change.missing_rows == [{"id": "4999", "v": "34993"}, {"id": "11999", "v": "83993"}]
+
+
+def test_the_patch_of_an_append_holds_only_the_appended_bytes():
+    old = b"h\n" + b"".join(b"%d\n" % number for number in range(1000))
+    change = check(old, old + b"x\ny\n")
+    assert (change.patch.start, change.patch.end, change.patch.replacement) == (len(old), len(old), b"x\ny\n")

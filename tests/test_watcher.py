@@ -9,14 +9,23 @@ from csv_manager.patterns.csv_watcher_pattern.watcher import CsvWatcher
 
 
 class Recorder:
-    def __init__(self):
-        self.baselines, self.changes = [], []
+    """Collects a watcher's callbacks: the row counts of baselines, and the rows of changes that have rows."""
 
-    def baseline(self, watcher):
+    def __init__(self):
+        self.started, self.baselines, self.changes = [], [], []
+
+    def watcher(self, path):
+        return CsvWatcher(str(path), 1, "test", self.on_started, self.on_baseline, self.on_change)
+
+    def on_started(self, watcher):
+        self.started.append(watcher.rows)
+
+    def on_baseline(self, watcher, content):
         self.baselines.append(watcher.rows)
 
-    def change(self, csv_file, change):
-        self.changes.append((change.new_rows, change.missing_rows))
+    def on_change(self, watcher, change, content):
+        if change:
+            self.changes.append((change.new_rows, change.missing_rows))
 
 
 @pytest.fixture
@@ -26,7 +35,7 @@ def watched(tmp_path, monkeypatch):
     path = tmp_path / "w.csv"
     path.write_bytes(b"id,name\n1,a\n2,b\n")
     recorder = Recorder()
-    watcher = CsvWatcher(str(path), 1, "test", recorder.baseline, recorder.change)
+    watcher = recorder.watcher(path)
     watcher.check()
     return path, watcher, recorder
 
@@ -47,7 +56,7 @@ def test_an_unchanged_file_costs_one_stat_and_no_read(tmp_path, monkeypatch):
     old = os.stat(path).st_mtime_ns - 10 ** 10
     os.utime(path, ns=(old, old))
     recorder = Recorder()
-    watcher = CsvWatcher(str(path), 1, "test", recorder.baseline, recorder.change)
+    watcher = recorder.watcher(path)
     watcher.check()
 
     def no_open(*args, **kwargs):
@@ -105,7 +114,7 @@ def test_a_file_starting_with_a_bom(tmp_path):
     path = tmp_path / "bom.csv"
     path.write_bytes(b"\xef\xbb\xbfid,name\n1,a\n")
     recorder = Recorder()
-    watcher = CsvWatcher(str(path), 1, "test", recorder.baseline, recorder.change)
+    watcher = recorder.watcher(path)
     watcher.check()
     path.write_bytes(b"\xef\xbb\xbfid,name\n1,a\n2,b\n")
     os.utime(path, ns=(1, 1))
@@ -165,7 +174,7 @@ def test_a_tick_wakes_the_thread_only_when_the_file_changed(tmp_path):
     old = os.stat(path).st_mtime_ns - 10 ** 10
     os.utime(path, ns=(old, old))
     recorder = Recorder()
-    watcher = CsvWatcher(str(path), 1, "test", recorder.baseline, recorder.change)
+    watcher = recorder.watcher(path)
     watcher.tick()
     assert watcher._wake.is_set(), "no baseline yet: the first tick must wake the thread"
     watcher._wake.clear()
@@ -188,8 +197,30 @@ def test_the_first_look_at_awkward_content(tmp_path, caplog, content, rows, warn
     path = tmp_path / "awkward.csv"
     path.write_bytes(content)
     recorder = Recorder()
-    watcher = CsvWatcher(str(path), 1, "test", recorder.baseline, recorder.change)
+    watcher = recorder.watcher(path)
     watcher.check()
     watcher.check()
     assert recorder.baselines == ([] if rows is None else [rows])
     assert warnings_of(caplog) == ([] if warning is None else ["%s %s" % (path, warning)])
+
+
+def test_a_restored_watcher_reports_what_changed_since_and_takes_no_baseline(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_bytes(b"id,name\n1,a\n3,c\n")
+    recorder = Recorder()
+    watcher = recorder.watcher(path)
+    watcher.restore(b"id,name\n1,a\n2,b\n", 2)
+    watcher.check()
+    assert recorder.baselines == []
+    assert recorder.started == [2]
+    assert recorder.changes == [([{"id": "3", "name": "c"}], [{"id": "2", "name": "b"}])]
+
+
+def test_a_restored_watcher_of_an_unchanged_file_only_announces_itself(tmp_path):
+    path = tmp_path / "u.csv"
+    path.write_bytes(b"id\n1\n")
+    recorder = Recorder()
+    watcher = recorder.watcher(path)
+    watcher.restore(b"id\n1\n", 1)
+    watcher.check()
+    assert (recorder.started, recorder.baselines, recorder.changes) == ([1], [], [])

@@ -4,6 +4,7 @@ Only UPPERCASE names are configuration. Environment variables override the defau
 
 - ``CSV_MANAGER_HOME``: the application folder (``APP_PATH``), default ``~/CSV-Manager``.
 - ``CSV_MANAGER_DATABASE_URL``: any SQLAlchemy URL for the watcher database, default SQLite in ``APP_PATH``.
+- ``CSV_MANAGER_HISTORY_DATABASE_URL``: the same for the history database.
 """
 import os
 
@@ -17,6 +18,12 @@ WATCHER_DATABASE_NAME = "WATCHER_DB"
 WATCHER_DATABASE_DESCRIPTION = "DB for CSV file watchers"
 WATCHER_DATABASE_LOCATION = "%s/watcher_db.db" % APP_PATH
 WATCHER_DATABASE_CONNECTION = os.environ.get("CSV_MANAGER_DATABASE_URL") or "sqlite:///%s" % WATCHER_DATABASE_LOCATION
+
+HISTORY_DATABASE_NAME = "HISTORY_DB"
+HISTORY_DATABASE_DESCRIPTION = "DB for the change history of CSV files and their last recorded content"
+HISTORY_DATABASE_LOCATION = "%s/history_db.db" % APP_PATH
+HISTORY_DATABASE_CONNECTION = (os.environ.get("CSV_MANAGER_HISTORY_DATABASE_URL")
+                               or "sqlite:///%s" % HISTORY_DATABASE_LOCATION)
 
 #: Seconds between two looks at the watcher table while csv_watcher_run runs.
 WATCHER_DATABASE_POLL_SECONDS = 1

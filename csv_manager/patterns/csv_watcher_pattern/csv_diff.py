@@ -33,13 +33,27 @@ class HeaderChanged(Exception):
         self.new_header = new_header
 
 
+@dataclass(frozen=True)
+class Patch:
+    """The new version's bytes as an edit of the old: ``old[:start] + replacement + old[end:]``."""
+
+    start: int
+    end: int
+    replacement: bytes
+
+    def apply(self, old):
+        return old[:self.start] + self.replacement + old[self.end:]
+
+
 @dataclass
 class Change:
-    """The rows that appeared and went missing, in file order, and the row count of the new version."""
+    """The rows that appeared and went missing, in file order, the row count of the new version and the patch
+    that turns the old version's bytes into the new one's (None when the bytes are equal)."""
 
     new_rows: list = field(default_factory=list)
     missing_rows: list = field(default_factory=list)
     rows: int = 0
+    patch: Patch = None
 
     def __bool__(self):
         return bool(self.new_rows or self.missing_rows)
@@ -195,14 +209,16 @@ def diff(old, new, old_rows):
 
     if old[:header_length(old)] != new[:header_length(new)]:
         (old_start, old_end), (new_start, new_end) = (header_length(old), len(old)), (header_length(new), len(new))
+        patch = Patch(0, len(old), new)
     else:
         (old_start, old_end), (new_start, new_end) = _changed_regions(old, new)
+        patch = Patch(old_start, old_end, new[new_start:new_end])
     appeared, vanished = _record_difference(split_records(old[old_start:old_end]),
                                             split_records(new[new_start:new_end]))
     appeared, vanished = _rows(appeared), _rows(vanished)
     new_rows = [as_dict(new_header, list(row)) for row in (appeared - vanished).elements()]
     missing_rows = [as_dict(old_header, list(row)) for row in (vanished - appeared).elements()]
-    return Change(new_rows, missing_rows, old_rows + len(new_rows) - len(missing_rows))
+    return Change(new_rows, missing_rows, old_rows + len(new_rows) - len(missing_rows), patch)
 
 
 def _record_difference(old_records, new_records):

@@ -6,10 +6,11 @@ application's ticker (:mod:`.ticker`) finds its file changed. Registering a watc
 ``start()`` starts the ticker, every registered watcher and any registered afterwards; ``stop()`` stops and
 joins them. One-shot commands therefore register watchers without ever reading the watched files.
 
-Signals sent by watchers:
+Signals sent by watchers (rows are dicts keyed by the header; see :class:`.watcher.CsvWatcher`):
 
-- ``csv_watcher_baseline`` (csv_file, rows, interval): the first good read of the file after start.
-- ``csv_watcher_change`` (csv_file, new_rows, missing_rows, rows): rows as dicts keyed by the header.
+- ``csv_watcher_started`` (csv_file, rows, interval): the first good read of the file after start.
+- ``csv_watcher_baseline`` (csv_file, rows, content): content taken as a baseline, compared with nothing.
+- ``csv_watcher_change`` (csv_file, new_rows, missing_rows, rows, patch, content): the bytes changed.
 """
 import threading
 
@@ -19,10 +20,12 @@ from csv_manager.patterns.csv_watcher_pattern.ticker import Ticker
 from csv_manager.patterns.csv_watcher_pattern.watcher import CsvWatcher
 
 SIGNALS = {
-    "csv_watcher_baseline": "Sent when a watcher has read its file for the first time. "
-                            "Arguments: csv_file, rows, interval",
-    "csv_watcher_change": "Sent when rows of a watched csv file appeared or went missing. "
-                          "Arguments: csv_file, new_rows, missing_rows, rows",
+    "csv_watcher_started": "Sent once a watcher has read its file for the first time. "
+                           "Arguments: csv_file, rows, interval",
+    "csv_watcher_baseline": "Sent when a watcher takes content as a new baseline, compared with nothing. "
+                            "Arguments: csv_file, rows, content",
+    "csv_watcher_change": "Sent when the bytes of a watched csv file changed. Arguments: csv_file, new_rows, "
+                          "missing_rows (both possibly empty), rows, patch (old to new bytes), content",
 }
 
 
@@ -60,9 +63,12 @@ class CsvWatcherPlugin:
         """This plugin's watcher of ``csv_file``, or a dict of all its watchers keyed by file."""
         return self._app.csv_watcher.get(csv_file, self._plugin)
 
-    def start(self):
-        """Start all registered watchers, and from now on every watcher as soon as it is registered."""
-        return self._app.csv_watcher.start()
+    def start(self, prepare=None):
+        """Start all registered watchers, and from now on every watcher as soon as it is registered.
+
+        ``prepare(watcher)`` is called before each watcher starts (for example to restore its baseline).
+        """
+        return self._app.csv_watcher.start(prepare)
 
     def stop(self):
         """Stop all running watchers and join their threads."""
@@ -77,6 +83,7 @@ class CsvWatcherApplication:
         self._watchers = {}
         self._lock = threading.Lock()
         self._ticker = None
+        self._prepare = None
 
     @property
     def running(self):
@@ -88,13 +95,15 @@ class CsvWatcherApplication:
             if csv_file in self._watchers:
                 raise CsvWatcherExistsError("A watcher for %s is already registered" % csv_file)
             _register_signals(plugin)
-            watcher = CsvWatcher(csv_file, interval, description,
-                                 on_baseline=lambda watcher: plugin.signals.send(
-                                     "csv_watcher_baseline", csv_file=watcher.csv_file, rows=watcher.rows,
-                                     interval=watcher.interval),
-                                 on_change=lambda csv_file, change: plugin.signals.send(
-                                     "csv_watcher_change", csv_file=csv_file, new_rows=change.new_rows,
-                                     missing_rows=change.missing_rows, rows=change.rows))
+            watcher = CsvWatcher(
+                csv_file, interval, description,
+                on_started=lambda watcher: plugin.signals.send(
+                    "csv_watcher_started", csv_file=watcher.csv_file, rows=watcher.rows, interval=watcher.interval),
+                on_baseline=lambda watcher, content: plugin.signals.send(
+                    "csv_watcher_baseline", csv_file=watcher.csv_file, rows=watcher.rows, content=content),
+                on_change=lambda watcher, change, content: plugin.signals.send(
+                    "csv_watcher_change", csv_file=watcher.csv_file, new_rows=change.new_rows,
+                    missing_rows=change.missing_rows, rows=change.rows, patch=change.patch, content=content))
             watcher.thread = plugin.threads.register("csv_watcher %s" % csv_file, watcher.watch, description)
             self._watchers[csv_file] = watcher
             if self.running:
@@ -117,8 +126,9 @@ class CsvWatcherApplication:
             return watcher if owned(watcher) else None
         return {path: watcher for path, watcher in self._watchers.items() if owned(watcher)}
 
-    def start(self):
+    def start(self, prepare=None):
         with self._lock:
+            self._prepare = prepare
             self._ticker = Ticker()
             self._ticker.start()
             for watcher in self._watchers.values():
@@ -137,6 +147,8 @@ class CsvWatcherApplication:
 
     def _start(self, watcher):
         if not watcher.started:
+            if self._prepare is not None:
+                self._prepare(watcher)
             watcher.start()
             self._ticker.add(watcher)
 

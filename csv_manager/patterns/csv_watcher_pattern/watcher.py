@@ -24,28 +24,41 @@ JOIN_TIMEOUT_SECONDS = 5
 
 
 class CsvWatcher:
-    """Watches ``csv_file`` and calls ``on_change(csv_file, change)`` and ``on_baseline(watcher)``.
+    """Watches ``csv_file`` and reports through three callbacks, each given the watcher first:
+
+    - ``on_started(watcher)``: once, at the first good read (``watcher.rows`` is the row count);
+    - ``on_baseline(watcher, content)``: ``content`` is a new baseline, compared with nothing (the first read
+      of a file with no restored content, or a file whose header changed);
+    - ``on_change(watcher, change, content)``: the bytes changed; ``change`` holds the new and missing rows
+      (possibly none, for a re-quoted or moved row) and the patch from the previous content to ``content``.
 
     The loop runs in the groundwork thread ``thread`` (a :class:`groundwork.patterns.gw_threads_pattern.Thread`)
     once :meth:`start` is called, and checks whenever :meth:`tick` wakes it; :meth:`stop` ends it within one
     check.
     """
 
-    def __init__(self, csv_file, interval, description, on_baseline, on_change):
+    def __init__(self, csv_file, interval, description, on_started, on_baseline, on_change):
         self.csv_file = csv_file
         self.interval = interval
         self.description = description
         self.thread = None
         self.rows = None
         self.log = logging.getLogger(__name__)
+        self._on_started = on_started
         self._on_baseline = on_baseline
         self._on_change = on_change
         self._stopped = threading.Event()
         self._wake = threading.Event()
         self._content = None
+        self._announced = False
         self._stat_key = None
         self._recheck = False
         self._problem = None
+
+    def restore(self, content, rows):
+        """Start from recorded ``content`` (with ``rows`` rows) instead of a silent baseline: the first check
+        then reports what changed since. Call before :meth:`start`."""
+        self._content, self.rows = content, rows
 
     @property
     def started(self):
@@ -128,7 +141,8 @@ class CsvWatcher:
             return self._report_problem(_unparsable(error))
         self._content, self.rows = data, rows
         self._clear_problem()
-        self._on_baseline(self)
+        self._on_baseline(self, data)
+        self._announce()
 
     def _compare(self, data, settled):
         if not settled:
@@ -138,7 +152,8 @@ class CsvWatcher:
                 self._recheck = True
                 data = data[:complete]
         if data == self._content:
-            return self._clear_problem()
+            self._clear_problem()
+            return self._announce()
         try:
             change = diff(self._content, data, self.rows)
         except HeaderChanged as error:
@@ -149,8 +164,13 @@ class CsvWatcher:
             return self._report_problem(_unparsable(error))
         self._content, self.rows = data, change.rows
         self._clear_problem()
-        if change:
-            self._on_change(self.csv_file, change)
+        self._announce()
+        self._on_change(self, change, data)
+
+    def _announce(self):
+        if not self._announced:
+            self._announced = True
+            self._on_started(self)
 
     def _report_problem(self, problem):
         if problem != self._problem:

@@ -6,21 +6,21 @@ watcher through ``activate_watcher``. Restoring registers a watcher and its thre
 ``csv_watcher_run`` starts watchers, so one-shot commands never read a watched file and never wait on a thread.
 """
 import json
-from contextlib import contextmanager
 
 import click
 from click import Argument, IntRange, Option
 from groundwork.patterns import GwCommandsPattern
 from groundwork_database.patterns import GwSqlPattern
 from sqlalchemy import Column, Integer, String
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
 from csv_manager.compat import register_database, register_model
-from csv_manager.database import (check_schema, check_url, configure_engine, create_tables, database_error,
-                                  use_wal_journal)
+from csv_manager.database import check_url, configure_engine, prepare_tables, transaction
 from csv_manager.errors import CsvManagerError
 from csv_manager.patterns import CsvWatcherPattern
 from csv_manager.plugins.csv_watcher_db_plugin.csv_file_path import check_watchable, normalise
+from csv_manager.plugins.csv_watcher_db_plugin.history import History, define_models
+from csv_manager.plugins.csv_watcher_db_plugin.history_output import SinceType, print_versions
 from csv_manager.plugins.csv_watcher_db_plugin.reporter import Reporter
 from csv_manager.plugins.csv_watcher_db_plugin.stop_request import StopRequest
 
@@ -39,6 +39,8 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         super().__init__(app, **kwargs)
         self.db = None
         self.Watcher = None
+        self.history_db = None
+        self.history = None
         self._unavailable = set()
 
     def activate(self):
@@ -52,8 +54,14 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
                                params=[json_option])
         self.commands.register("csv_watcher_add", "Adds a permanent watcher for CSV_FILE.", self.csv_watcher_add,
                                params=[path_argument, interval_option])
+        purge_option = Option(("--purge",), is_flag=True, help="Also delete the recorded history of CSV_FILE.")
+        since_option = Option(("--since",), type=SinceType(),
+                              help="Only versions seen at or after TIME (ISO 8601; local unless it has an offset).")
+        limit_option = Option(("--limit",), type=IntRange(min=1), help="At most N versions, the newest.")
         self.commands.register("csv_watcher_delete", "Removes the permanent watcher of CSV_FILE.",
-                               self.csv_watcher_delete, params=[path_argument])
+                               self.csv_watcher_delete, params=[path_argument, purge_option])
+        self.commands.register("csv_history", "Shows the recorded changes of CSV_FILE, newest first.",
+                               self.csv_history, params=[path_argument, since_option, limit_option, json_option])
         self.commands.register("csv_watcher_run",
                                "Watches all csv files and prints new and missing rows until stopped "
                                "(Ctrl-C or SIGTERM).",
@@ -72,11 +80,7 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
 
     def setup_db(self):
         """Register the watcher database and the CsvWatchers model; create the table if it is missing."""
-        url = self.app.config.get("WATCHER_DATABASE_CONNECTION", "sqlite://")
-        check_url(url)
-        self.db = register_database(self, self.app.config.get("WATCHER_DATABASE_NAME", "csv_watcher_db"), url,
-                                    self.app.config.get("WATCHER_DATABASE_DESCRIPTION", "Stores csv watchers"))
-        configure_engine(self.db.engine)
+        self.db = self._register_database("WATCHER")
         Base = self.db.Base
 
         class CsvWatchers(Base):
@@ -87,12 +91,27 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
             interval = Column(Integer, nullable=False)
 
         self.Watcher = register_model(self.db, CsvWatchers)
-        try:
-            create_tables(self.db)
-            check_schema(self.db.engine, CsvWatchers.__table__)
-            use_wal_journal(self.db.engine)
-        except SQLAlchemyError as error:
-            raise database_error(url, error)
+        prepare_tables(self.db, [CsvWatchers])
+
+    def setup_history_db(self):
+        """Register the history database (only for the commands that need it) and its models."""
+        self.history_db = self._register_database("HISTORY")
+        models = [register_model(self.history_db, model) for model in define_models(self.history_db.Base)]
+        prepare_tables(self.history_db, models)
+        self.signals.register("csv_history_recorded", "Sent when a change with rows is in the history. "
+                                                      "Arguments: csv_file, new_rows, missing_rows")
+        self.history = History(self.history_db, models, on_recorded=lambda csv_file, new_rows, missing_rows:
+                               self.signals.send("csv_history_recorded", csv_file=csv_file, new_rows=new_rows,
+                                                 missing_rows=missing_rows))
+
+    def _register_database(self, prefix):
+        """Register the database configured by the PREFIX_DATABASE_* settings, set up for concurrent use."""
+        url = self.app.config.get("%s_DATABASE_CONNECTION" % prefix)
+        check_url(url)
+        database = register_database(self, self.app.config.get("%s_DATABASE_NAME" % prefix),
+                                     url, self.app.config.get("%s_DATABASE_DESCRIPTION" % prefix))
+        configure_engine(database.engine)
+        return database
 
     def load_watchers(self):
         """Make the registered watchers match the database: register new rows, unregister deleted ones.
@@ -138,7 +157,7 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         csv_file = normalise(csv_file)
         check_watchable(csv_file)
         try:
-            with self._transaction() as session:
+            with transaction(self.db, writes=True) as session:
                 session.add(self.Watcher(csv_file=csv_file, interval=interval))
                 session.flush()
                 if self.csv_watcher.get(csv_file) is None:
@@ -147,32 +166,67 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
             raise CsvManagerError("%s is already watched." % csv_file)
         click.echo("Added watcher for %s (every %d s)" % (csv_file, interval))
 
-    def csv_watcher_delete(self, csv_file):
+    def csv_watcher_delete(self, csv_file, purge):
         csv_file = normalise(csv_file)
-        with self._transaction():
+        with transaction(self.db, writes=True):
             deleted = self.Watcher.query.filter_by(csv_file=csv_file).delete()
         if not deleted:
             raise CsvManagerError("No watcher for %s." % csv_file)
         if self.csv_watcher.get(csv_file) is not None:
             self.csv_watcher.unregister(csv_file)
         click.echo("Removed watcher for %s" % csv_file)
+        if purge:
+            self.setup_history_db()
+            if self.history.purge(csv_file):
+                click.echo("Deleted the history of %s" % csv_file)
+
+    def csv_history(self, csv_file, since, limit, as_json):
+        csv_file = normalise(csv_file)
+        self.setup_history_db()
+        versions = self.history.versions(csv_file, since, limit)
+        if versions is None:
+            raise CsvManagerError("No history for %s." % csv_file)
+        print_versions(csv_file, versions, as_json)
 
     def csv_watcher_run(self, as_json):
         poll_seconds = self.app.config.get("WATCHER_DATABASE_POLL_SECONDS", 1)
+        self.setup_history_db()
         with StopRequest() as stop:
             reporter = Reporter(as_json, on_broken_pipe=stop.set)
-            self.signals.connect("csv_watcher_run_baseline", "csv_watcher_baseline", reporter.baseline,
-                                 "Prints that a watcher took its baseline")
-            self.signals.connect("csv_watcher_run_change", "csv_watcher_change", reporter.change,
-                                 "Prints new and missing rows")
+            self._connect("csv_watcher_started", reporter.started, "Prints that a watcher read its file")
+            self._connect("csv_watcher_baseline", self._record_baseline, "Records a new baseline")
+            self._connect("csv_watcher_change", self._record_change, "Records a change in the history")
+            self._connect("csv_history_recorded", reporter.change, "Prints new and missing rows once recorded")
             if not self.csv_watcher.get():
                 click.echo("No watchers yet; waiting for csv_watcher_add (Ctrl-C to stop).", err=True)
-            self.csv_watcher.start()
+            self.history.start()
+            self.csv_watcher.start(prepare=self._restore_baseline)
             database_problem = None
             while not stop.event.wait(poll_seconds):
                 database_problem = self._poll_watchers(database_problem)
             self.csv_watcher.stop()
+            self.history.stop()
         click.get_current_context().exit(stop.exit_code)
+
+    def _connect(self, signal, function, description):
+        self.signals.connect("%s_%s" % (signal, function.__name__), signal, function, description)
+
+    def _restore_baseline(self, watcher):
+        """Start a watcher from the content last recorded for its file, if any, so that it reports what
+        changed while csv_watcher_run was not running. A history that cannot be read means a fresh baseline."""
+        try:
+            content, rows = self.history.last_content(watcher.csv_file)
+        except CsvManagerError as error:
+            self.log.error("Cannot read the recorded content of %s: %s" % (watcher.csv_file, error.message))
+            return
+        if content is not None:
+            watcher.restore(content, rows)
+
+    def _record_baseline(self, plugin, csv_file, rows, content, **kwargs):
+        self.history.record_baseline(csv_file, rows, content)
+
+    def _record_change(self, plugin, csv_file, new_rows, missing_rows, rows, patch, content, **kwargs):
+        self.history.record_change(csv_file, new_rows, missing_rows, rows, patch, content)
 
     def _poll_watchers(self, known_problem):
         """load_watchers() for the run loop: a database that fails for a while (locked, restarting) is logged
@@ -190,30 +244,12 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
 
     def _stored_watchers(self):
         """All persisted watchers as dicts (id, csv_file, interval), oldest first."""
-        with self._transaction():
+        with transaction(self.db):
             return [{"id": watcher.id, "csv_file": watcher.csv_file, "interval": watcher.interval}
                     for watcher in self.Watcher.query.order_by(self.Watcher.id)]
 
-    @contextmanager
-    def _transaction(self):
-        """A session transaction that is committed, or rolled back on error, and always closed.
-
-        Closing matters: a transaction left open would hold SQLite's write lock (see csv_manager.database).
-        IntegrityError is passed on for the caller to explain; other database errors become CsvManagerError.
-        """
-        session = self.db.session
-        try:
-            yield session
-            session.commit()
-        except BaseException as error:
-            session.rollback()
-            if isinstance(error, SQLAlchemyError) and not isinstance(error, IntegrityError):
-                raise database_error(self.db.database_url, error) from error
-            raise
-        finally:
-            session.close()
-
     def _close_db(self):
-        if self.db is not None:
-            self.db.session.remove()
-            self.db.engine.dispose()
+        for database in (self.db, self.history_db):
+            if database is not None:
+                database.session.remove()
+                database.engine.dispose()

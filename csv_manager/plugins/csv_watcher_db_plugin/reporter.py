@@ -14,13 +14,13 @@ class Reporter:
         self._on_broken_pipe = on_broken_pipe
         self._lock = threading.Lock()
 
-    def baseline(self, plugin, csv_file, rows, interval, **kwargs):
+    def started(self, plugin, csv_file, rows, interval, **kwargs):
         """``watching PATH (N rows, every S s)``: on stdout as text, on stderr with --json."""
         line = "watching %s (%d rows, every %d s)" % (csv_file, rows, interval)
         self._write([line], sys.stderr if self.as_json else sys.stdout)
 
     def change(self, plugin, csv_file, new_rows, missing_rows, **kwargs):
-        """One line per new row, then one per missing row."""
+        """One line per new row, then one per missing row (nothing for a change of bytes only)."""
         if self.as_json:
             lines = [json.dumps({"csv_file": csv_file, "change": change, "row": row}, ensure_ascii=False)
                      for change, rows in (("new", new_rows), ("missing", missing_rows)) for row in rows]

@@ -1,0 +1,49 @@
+"""How csv_history reads its --since option and prints recorded versions.
+
+Text output keeps the live report's row lines, under one header line per version::
+
+    version 7 at 2026-11-27T07:50:10Z: 4 rows
+    /abs/path.csv has new row: {'id': '3', 'name': 'Linus'}
+
+``--json`` prints one JSON object per row, the live report's keys plus ``version``, ``seen_at`` and ``rows``.
+"""
+import datetime
+import json
+
+import click
+
+
+class SinceType(click.ParamType):
+    """An ISO 8601 date or time, converted to naive UTC as ``seen_at`` is stored. Without an offset it is local."""
+
+    name = "TIME"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, datetime.datetime):
+            return value
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            moment = datetime.datetime.fromisoformat(text)
+        except ValueError:
+            self.fail("%r is not an ISO 8601 date or time, such as 2026-11-27 or 2026-11-27T08:30" % value,
+                      param, ctx)
+        return moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def print_versions(csv_file, versions, as_json):
+    for version in versions:
+        seen_at = version["seen_at"].isoformat(timespec="seconds") + "Z"
+        if as_json:
+            for change, rows in (("new", version["new_rows"]), ("missing", version["missing_rows"])):
+                for row in rows:
+                    click.echo(json.dumps({"csv_file": csv_file, "change": change, "row": row,
+                                           "version": version["id"], "seen_at": seen_at, "rows": version["rows"]},
+                                          ensure_ascii=False))
+            continue
+        click.echo("version %d at %s: %d rows" % (version["id"], seen_at, version["rows"]))
+        for row in version["new_rows"]:
+            click.echo("%s has new row: %s" % (csv_file, row))
+        for row in version["missing_rows"]:
+            click.echo("%s is missing row: %s" % (csv_file, row))

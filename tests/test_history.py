@@ -1,0 +1,176 @@
+"""The change history: what changed while nobody watched, what a killed run had printed, purging, output."""
+import json
+import logging
+import signal
+import time
+
+import pytest
+from sqlalchemy import inspect
+
+from conftest import run
+from csv_manager.applications import CsvManagerApp
+from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff, split_records
+from csv_manager.plugins.csv_watcher_db_plugin.history import History
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def append(path, text):
+    with open(path, "a") as stream:
+        stream.write(text)
+
+
+def history_json(csv_file, *args):
+    result = run("csv_history", csv_file, "--json", *args)
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_a_change_made_while_stopped_is_reported_and_recorded_on_the_next_start(cli, store, csv_file, running):
+    cli("csv_watcher_add", csv_file, "-i", "1")
+    first = running()
+    first.expect("watching %s (2 rows, every 1 s)" % csv_file)
+    assert first.stop() == 0
+    assert [line for line in first.seen["stdout"] if "row:" in line] == []
+
+    csv_file.write_text("id,name\n1,Ada\n2,Hopper\n3,Linus\n")
+    second = running()
+    second.expect("watching %s (3 rows, every 1 s)" % csv_file)
+    lines = second.expect("is missing row: {'id': '2', 'name': 'Grace'}")
+    assert lines == ["%s has new row: {'id': '2', 'name': 'Hopper'}" % csv_file,
+                     "%s has new row: {'id': '3', 'name': 'Linus'}" % csv_file,
+                     "%s is missing row: {'id': '2', 'name': 'Grace'}" % csv_file]
+    assert second.stop() == 0
+
+    recorded = history_json(csv_file)
+    assert [(line["change"], line["row"]) for line in recorded] == [
+        ("new", {"id": "2", "name": "Hopper"}), ("new", {"id": "3", "name": "Linus"}),
+        ("missing", {"id": "2", "name": "Grace"})]
+    assert {line["rows"] for line in recorded} == {3}
+
+
+def test_a_killed_run_loses_no_version_it_had_printed(cli, store, csv_file, running):
+    cli("csv_watcher_add", csv_file, "-i", "1")
+    watcher = running()
+    watcher.expect("watching %s" % csv_file)
+    for name in ("Linus", "Guido", "Barbara"):
+        append(csv_file, "9,%s\n" % name)
+        watcher.expect("has new row: {'id': '9', 'name': '%s'}" % name)
+    watcher.process.send_signal(signal.SIGKILL)
+    watcher.process.wait(10)
+    printed = [line for line in watcher.seen["stdout"] + watcher.drain() if "has new row" in line]
+    recorded = ["%s has new row: %s" % (csv_file, line["row"]) for line in reversed(history_json(csv_file))]
+    assert printed == recorded
+
+
+def test_text_output_limit_and_since(cli, store, csv_file, running):
+    cli("csv_watcher_add", csv_file, "-i", "1")
+    watcher = running()
+    watcher.expect("watching %s" % csv_file)
+    append(csv_file, "3,Linus\n")
+    watcher.expect("has new row: {'id': '3', 'name': 'Linus'}")
+    csv_file.write_text("id,name\n1,Ada\n3,Linus\n")
+    watcher.expect("is missing row: {'id': '2', 'name': 'Grace'}")
+    assert watcher.stop() == 0
+
+    lines = run("csv_history", csv_file).stdout.splitlines()
+    assert [line.split(" at ")[0] for line in lines[::2]] == ["version 2", "version 1"]
+    assert lines[0].endswith(": 2 rows") and lines[2].endswith(": 3 rows")
+    assert lines[1::2] == ["%s is missing row: {'id': '2', 'name': 'Grace'}" % csv_file,
+                           "%s has new row: {'id': '3', 'name': 'Linus'}" % csv_file]
+    assert run("csv_history", csv_file, "--limit", "1").stdout.splitlines() == lines[:2]
+    assert run("csv_history", csv_file, "--since", "2999-01-01").stdout == ""
+    assert run("csv_history", csv_file, "--since", "2000-01-01T00:00Z").stdout.splitlines() == lines
+
+
+def test_history_of_a_deleted_watcher_is_kept_unless_purged(cli, store, csv_file, running):
+    cli("csv_watcher_add", csv_file, "-i", "1")
+    watcher = running()
+    watcher.expect("watching %s" % csv_file)
+    append(csv_file, "3,Linus\n")
+    watcher.expect("has new row")
+    assert watcher.stop() == 0
+
+    assert run("csv_watcher_delete", csv_file).returncode == 0
+    assert len(history_json(csv_file)) == 1
+    cli("csv_watcher_add", csv_file)
+    purged = run("csv_watcher_delete", csv_file, "--purge")
+    assert purged.stdout.splitlines() == ["Removed watcher for %s" % csv_file, "Deleted the history of %s" % csv_file]
+    missing = run("csv_history", csv_file)
+    assert (missing.returncode, missing.stderr) == (1, "Error: No history for %s.\n" % csv_file)
+
+
+def test_bad_history_options_are_usage_errors(home, csv_file):
+    for args in (["--since", "yesterday"], ["--limit", "0"]):
+        result = run("csv_history", csv_file, *args)
+        assert result.returncode == 2 and "Invalid value" in result.stderr
+
+
+@pytest.fixture
+def history(home):
+    """A History on the plugin's SQLite history database, its recorder running; ``history.recorded`` lists
+    what it reported as committed."""
+    app = CsvManagerApp()
+    plugin = app.app.plugins.get("CsvWatcherDbPlugin")
+    plugin.setup_history_db()
+    models = (plugin.history.File, plugin.history.Version, plugin.history.Row)
+    recorded = []
+    history = History(plugin.history_db, models, on_recorded=lambda *change: recorded.append(change))
+    history.recorded = recorded
+    history.start()
+    yield history
+    app.stop()
+
+
+def record(history, csv_file, old, new):
+    change = diff(old, new, len(split_records(old)) - 1)
+    history.record_change(csv_file, change.new_rows, change.missing_rows, change.rows, change.patch, new)
+
+
+def test_an_append_to_a_large_file_stores_the_appended_rows_not_a_copy(history):
+    body = b"".join(b"%d,name %d,city %d\n" % (number, number, number % 97) for number in range(50000))
+    old = b"id,name,city\n" + body
+    new = old + b"".join(b"x%d,new,row\n" % number for number in range(10))
+    history.record_baseline("/data/big.csv", 50000, old)
+    record(history, "/data/big.csv", old, new)
+    history.stop()
+    with history.db.engine.connect() as connection:
+        patch_bytes, snapshot_version = connection.exec_driver_sql(
+            "SELECT length(patch), snapshot_version FROM csv_history_versions, csv_history_files").one()
+        stored_rows = connection.exec_driver_sql("SELECT count(*) FROM csv_history_rows").scalar()
+    assert stored_rows == 10
+    assert patch_bytes < 200
+    assert snapshot_version == 0, "the snapshot must not be rewritten for a small change"
+    assert history.last_content("/data/big.csv") == (new, 50010)
+
+
+def test_the_snapshot_is_rewritten_once_patches_outweigh_it_and_content_stays_exact(history):
+    versions = [b"id\n" + b"".join(b"%d\n" % number for number in range(start, start + 20)) for start in range(6)]
+    history.record_baseline("/data/small.csv", 20, versions[0])
+    for old, new in zip(versions, versions[1:]):
+        record(history, "/data/small.csv", old, new)
+    history.stop()
+    with history.db.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT snapshot_version FROM csv_history_files").scalar() > 0
+    assert history.last_content("/data/small.csv") == (versions[-1], 20)
+
+
+def test_a_failed_history_write_is_reported_once_and_retried_until_it_succeeds(history, caplog):
+    old, new = b"id\n1\n", b"id\n1\n2\n"
+    history.record_baseline("/data/retry.csv", 1, old)
+    rows_table = history.Row.__table__
+    with history.db.engine.begin() as connection:
+        rows_table.drop(connection)
+    with caplog.at_level(logging.WARNING):
+        record(history, "/data/retry.csv", old, new)
+        deadline = time.monotonic() + 30
+        while not any("Cannot write the change history" in message for message in caplog.messages):
+            assert time.monotonic() < deadline, "the failed write was never reported"
+            time.sleep(0.01)  # polling the captured log until a deadline
+        with history.db.engine.begin() as connection:
+            rows_table.create(connection)
+        history.stop()
+    assert history.recorded == [("/data/retry.csv", [{"id": "2"}], [])]
+    assert len([message for message in caplog.messages if "Cannot write" in message]) == 1
+    assert "The change history can be written again" in caplog.messages
+    assert "csv_history_rows" in inspect(history.db.engine).get_table_names()
