@@ -122,7 +122,8 @@ def status_kib(pid, field):
 
 
 def peak_rss_watching(workdir, csv_path, name):
-    """Peak resident KiB of csv_watcher_run watching ``csv_path``, after its baseline and one change."""
+    """Peak resident KiB of csv_watcher_run watching ``csv_path`` after its baseline and one changed row, and
+    the size in bytes of the history database it wrote meanwhile."""
     home = os.path.join(workdir, name)
     csv_manager(home, "csv_watcher_add", csv_path, "-i", "1").wait()
     process = run_until_baselines(home, 1)
@@ -131,13 +132,25 @@ def peak_rss_watching(workdir, csv_path, name):
     peak = status_kib(process.pid, "VmHWM")
     process.terminate()
     process.wait()
-    return peak
+    return peak, os.path.getsize(os.path.join(home, "history_db.db"))
 
 
 def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as stream:
         fields = stream.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_for_history_baselines(home, count, timeout=120):
+    """Wait until csv_watcher_run has recorded all ``count`` first baselines, so the CPU window that follows
+    measures idle watching, not the one-off history writes."""
+    import sqlite3
+    deadline = time.monotonic() + timeout
+    with sqlite3.connect(os.path.join(home, "history_db.db"), timeout=30) as connection:
+        while connection.execute("SELECT count(*) FROM csv_history_files").fetchone()[0] < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError("csv_watcher_run did not record %d baselines in %d s" % (count, timeout))
+            time.sleep(0.1)  # polling the database until a deadline
 
 
 def many_watchers(workdir, count, seconds, repeat):
@@ -157,6 +170,7 @@ def many_watchers(workdir, count, seconds, repeat):
     list_none = best(lambda: csv_manager(empty_home, "csv_watcher_list").wait(), repeat)
     list_many = best(lambda: csv_manager(home, "csv_watcher_list").wait(), repeat)
     process = run_until_baselines(home, count)
+    wait_for_history_baselines(home, count)
     before, started = cpu_seconds(process.pid), time.monotonic()
     time.sleep(seconds)  # measuring CPU use over a wall-clock window: the wait is the measurement
     share = (cpu_seconds(process.pid) - before) / (time.monotonic() - started)
@@ -202,8 +216,8 @@ def main():
             stream.write("a\n1\n")
         with open(big, "w") as stream:
             stream.write(HEADER + BODY)
-        rss_tiny = peak_rss_watching(workdir, tiny, "tiny")
-        rss_big = peak_rss_watching(workdir, big, "big")
+        rss_tiny, _ = peak_rss_watching(workdir, tiny, "tiny")
+        rss_big, history_size = peak_rss_watching(workdir, big, "big")
         share, list_none, list_many = many_watchers(workdir, options.watchers, options.seconds, options.repeat)
     finally:
         shutil.rmtree(workdir)
@@ -221,6 +235,8 @@ def main():
          "%.2f (%.2f x read+hash)" % (appended / reader_floor, appended / hash_floor)),
         ("csv_watcher_run peak RSS above a tiny file", "%.1f MB" % ((rss_big - rss_tiny) / 1024),
          "%.2f x file size" % ((rss_big - rss_tiny) * 1024 / size)),
+        ("history database: baseline snapshot + one change", "%.1f MB" % (history_size / 1e6),
+         "%.2f x file size" % (history_size / size)),
         ("csv_watcher_run, %d unchanged watchers, interval 1" % options.watchers, "%.1f %% of a core" % (share * 100),
          "-"),
         ("csv_watcher_list, 0 vs %d watchers" % options.watchers, "%.3f s / %.3f s" % (list_none, list_many),
