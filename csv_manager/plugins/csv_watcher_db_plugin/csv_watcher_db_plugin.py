@@ -4,6 +4,7 @@ The flow follows the groundwork tutorial chapter "Simple watcher database": ``ac
 ``setup_db`` registers the database and the ``CsvWatchers`` model, ``load_watchers`` restores every persisted
 watcher through ``activate_watcher``. Restoring registers a watcher and its thread but does not start it: only
 ``csv_watcher_run`` starts watchers, so one-shot commands never read a watched file and never wait on a thread.
+``setup_history_db`` registers the history database (see history.py) for the commands that need it.
 """
 import json
 
@@ -49,23 +50,23 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
                                  show_default=True,
                                  help="Seconds between two checks of the file (1 to %d)." % MAX_INTERVAL)
         json_option = Option(("--json", "as_json"), is_flag=True, help="Print JSON instead of text.")
+        purge_option = Option(("--purge",), is_flag=True, help="Also delete the recorded history of CSV_FILE.")
+        since_option = Option(("--since",), type=SinceType(),
+                              help="Only versions seen at or after TIME (ISO 8601; local unless it has an offset).")
+        limit_option = Option(("--limit",), type=IntRange(min=1), help="At most N versions, the newest.")
 
         self.commands.register("csv_watcher_list", "Shows all csv watchers.", self.csv_watcher_list,
                                params=[json_option])
         self.commands.register("csv_watcher_add", "Adds a permanent watcher for CSV_FILE.", self.csv_watcher_add,
                                params=[path_argument, interval_option])
-        purge_option = Option(("--purge",), is_flag=True, help="Also delete the recorded history of CSV_FILE.")
-        since_option = Option(("--since",), type=SinceType(),
-                              help="Only versions seen at or after TIME (ISO 8601; local unless it has an offset).")
-        limit_option = Option(("--limit",), type=IntRange(min=1), help="At most N versions, the newest.")
         self.commands.register("csv_watcher_delete", "Removes the permanent watcher of CSV_FILE.",
                                self.csv_watcher_delete, params=[path_argument, purge_option])
-        self.commands.register("csv_history", "Shows the recorded changes of CSV_FILE, newest first.",
-                               self.csv_history, params=[path_argument, since_option, limit_option, json_option])
         self.commands.register("csv_watcher_run",
                                "Watches all csv files and prints new and missing rows until stopped "
                                "(Ctrl-C or SIGTERM).",
                                self.csv_watcher_run, params=[json_option])
+        self.commands.register("csv_history", "Shows the recorded changes of CSV_FILE, newest first.",
+                               self.csv_history, params=[path_argument, since_option, limit_option, json_option])
         try:
             self.setup_db()
             self.load_watchers()
