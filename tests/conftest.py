@@ -154,8 +154,8 @@ class Running:
             read.append(line)
             self.seen[stream].append(line)
 
-    def stop(self, signum=signal.SIGTERM, timeout=5):
-        """Send ``signum`` and return the exit code."""
+    def stop(self, signum=signal.SIGTERM, timeout=30):
+        """Send ``signum`` and return the exit code (``timeout`` bounds a hang, it is not a speed target)."""
         self.process.send_signal(signum)
         return self.process.wait(timeout)
 

@@ -7,6 +7,7 @@ watcher through ``activate_watcher``. Restoring registers a watcher and its thre
 ``setup_history_db`` registers the history database (see history.py) for the commands that need it.
 """
 import json
+import time
 
 import click
 from click import Argument, IntRange, Option
@@ -210,8 +211,11 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
             database_problem = None
             while not stop.event.wait(poll_seconds):
                 database_problem = self._poll_watchers(database_problem)
+            stopping = time.monotonic()
             self.csv_watcher.stop()
             self.history.stop()
+            self.log.info("Stopped %d watchers and the history recorder in %.2f s"
+                          % (len(self.csv_watcher.get()), time.monotonic() - stopping))
         click.get_current_context().exit(stop.exit_code)
 
     def _connect(self, signal, function, description):

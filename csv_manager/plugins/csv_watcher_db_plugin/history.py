@@ -98,11 +98,19 @@ class History:
         self._thread.start()
 
     def stop(self):
-        """Record what is queued (waiting at most FLUSH_SECONDS), then end the recorder thread."""
+        """Record what is queued, waiting at most FLUSH_SECONDS, then a write in progress at most RETRY_SECONDS.
+
+        A write still unfinished then was not reported to on_recorded, so nothing printed is lost; the number of
+        changes left unrecorded is logged as an error.
+        """
         self._queue.put(None)
         self._thread.join(FLUSH_SECONDS)
-        self._stopping.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._stopping.set()
+            self._thread.join(RETRY_SECONDS)
+        if self._thread.is_alive():
+            self.log.error("The history recorder did not finish in time; up to %d changes were not recorded",
+                           self._queue.qsize())
 
     def record_baseline(self, csv_file, rows, content):
         """Queue ``content`` as the file's new snapshot (compared with nothing)."""
