@@ -58,7 +58,7 @@ def tutorial_diff(path, rows):
 
 
 def watcher_after_baseline(path):
-    watcher = CsvWatcher(path, 1, "benchmark", on_started=lambda *args: None, on_baseline=lambda *args: None,
+    watcher = CsvWatcher(path, 1, on_started=lambda *args: None, on_baseline=lambda *args: None,
                          on_change=lambda *args: None)
     watcher.check()
     return watcher

@@ -15,7 +15,7 @@ class Recorder:
         self.started, self.baselines, self.changes = [], [], []
 
     def watcher(self, path):
-        return CsvWatcher(str(path), 1, "test", self.on_started, self.on_baseline, self.on_change)
+        return CsvWatcher(str(path), 1, self.on_started, self.on_baseline, self.on_change)
 
     def on_started(self, watcher):
         self.started.append(watcher.rows)

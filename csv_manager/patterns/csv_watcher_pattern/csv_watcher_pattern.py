@@ -96,7 +96,7 @@ class CsvWatcherApplication:
                 raise CsvWatcherExistsError("A watcher for %s is already registered" % csv_file)
             _register_signals(plugin)
             watcher = CsvWatcher(
-                csv_file, interval, description,
+                csv_file, interval,
                 on_started=lambda watcher: plugin.signals.send(
                     "csv_watcher_started", csv_file=watcher.csv_file, rows=watcher.rows, interval=watcher.interval),
                 on_baseline=lambda watcher, content: plugin.signals.send(

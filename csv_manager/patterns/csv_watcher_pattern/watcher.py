@@ -37,10 +37,9 @@ class CsvWatcher:
     check.
     """
 
-    def __init__(self, csv_file, interval, description, on_started, on_baseline, on_change):
+    def __init__(self, csv_file, interval, on_started, on_baseline, on_change):
         self.csv_file = csv_file
         self.interval = interval
-        self.description = description
         self.thread = None
         self.rows = None
         self.log = logging.getLogger(__name__)

@@ -27,6 +27,7 @@ import zlib
 from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Integer, LargeBinary, String, Text, func
 
 from csv_manager.database import transaction
+from csv_manager.patterns.csv_watcher_pattern.csv_diff import Patch
 
 RETRY_SECONDS = 1
 #: How long stop() waits for queued changes to be recorded before giving up on them (and saying so).
@@ -132,8 +133,8 @@ class History:
             for version in (session.query(self.Version)
                             .filter(self.Version.file_id == history.id, self.Version.id > history.snapshot_version)
                             .order_by(self.Version.id)):
-                replacement = zlib.decompress(version.patch)
-                content = content[:version.patch_start] + replacement + content[version.patch_end:]
+                patch = Patch(version.patch_start, version.patch_end, zlib.decompress(version.patch))
+                content = patch.apply(content)
                 rows = version.rows
             if content_hash(content) != history.content_hash:
                 self.log.error("The recorded content of %s does not match its hash; taking a new baseline",
