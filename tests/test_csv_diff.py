@@ -1,21 +1,26 @@
-"""The row diff on its own: multiset semantics and the edge cases of real CSV files."""
+"""The row diff on its own: multiset semantics and the edge cases of real CSV files.
+
+tests/test_oracle.py checks the same against csv.DictReader on generated files; these are the cases to read.
+"""
 import csv
 
 import pytest
 
-from csv_manager.patterns.csv_watcher_pattern.csv_diff import (
-    HeaderChanged, complete_length, diff, split_records)
+from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff, read
 
 
 def rows_of(data):
-    return len(split_records(data)) - 1
+    return read(data).rows
 
 
 def check(old, new):
-    """diff(old, new), plus its invariants: the row count is the new file's and the patch rebuilds it."""
-    change = diff(old, new, rows_of(old))
-    assert change.rows == rows_of(new)
-    assert (change.patch.apply(old) if change.patch else old) == new
+    """diff(old, new), plus its invariants: the new version is what reading ``new`` gives, and the patch
+    rebuilds it."""
+    change, version = diff(read(old), new)
+    fresh = read(new)
+    assert (change.rows, version.rows, version.header, version.terminated) == (
+        fresh.rows, fresh.rows, fresh.header, fresh.terminated)
+    assert change.patch.apply(old) == new
     return change
 
 
@@ -72,10 +77,19 @@ def test_a_header_without_newline_then_rows():
     assert check(b"a,b", b"a,b\n1,2\n").new_rows == [{"a": "1", "b": "2"}]
 
 
-def test_a_changed_header_raises_header_changed():
-    with pytest.raises(HeaderChanged) as raised:
-        diff(b"a,b\n1,2\n", b"a,c\n1,2\n", 1)
-    assert (raised.value.old_header, raised.value.new_header) == (["a", "b"], ["a", "c"])
+def test_a_changed_header_changes_every_row_as_dictreader_sees_it():
+    change = check(b"a,b\n1,2\n3,4\n", b"a,c\n1,2\n3,4\n")
+    assert change.missing_rows == [{"a": "1", "b": "2"}, {"a": "3", "b": "4"}]
+    assert change.new_rows == [{"a": "1", "c": "2"}, {"a": "3", "c": "4"}]
+
+
+def test_reordered_columns_with_their_values_are_no_change():
+    assert not check(b"a,b\n1,2\n", b"b,a\n2,1\n")
+
+
+def test_duplicate_column_names_compare_as_dicts():
+    # DictReader keeps the last value of a repeated name: both rows are {"a": "2"}.
+    assert not check(b"a,a\n1,2\n", b"a,a\n3,2\n")
 
 
 def test_a_bom_added_to_the_header_is_no_change():
@@ -110,26 +124,59 @@ def test_blank_lines_are_not_rows():
     assert rows_of(b"a\n1\n\n2\n") == 2
 
 
-def test_empty_to_header_is_a_header_change():
-    with pytest.raises(HeaderChanged):
-        diff(b"", b"a\n", 0)
+def test_nothing_to_a_header():
+    assert not check(b"", b"a\n")
 
 
 def test_non_utf8_bytes_in_a_changed_row_raise():
     with pytest.raises(UnicodeDecodeError):
-        diff(b"a\n1\n", b"a\n1\n\xe9t\xe9\n", 1)
+        diff(read(b"a\n1\n"), b"a\n1\n\xe9t\xe9\n")
 
 
-def test_an_unterminated_quote_in_a_changed_row_raises():
+def test_a_field_over_the_csv_field_limit_raises():
     with pytest.raises(csv.Error):
-        diff(b"a,b\n", b'a,b\n1,"open\n', 0)
+        diff(read(b"a,b\n"), b"a,b\n1,%s\n" % (b"x" * (csv.field_size_limit() + 1)))
 
 
-def test_complete_length_holds_back_a_half_written_line():
-    assert complete_length(b"a\n1\n2") == 4
-    assert complete_length(b"a\n1\n") == 4
-    assert complete_length(b'a\n"1\n2') == 2
-    assert complete_length(b"a") == 0
+def test_an_unterminated_quote_reads_to_the_end_as_dictreader_does():
+    change = check(b"a,b\n", b'a,b\n1,"open\n2,x\n')
+    assert change.new_rows == [{"a": "1", "b": "open\n2,x\n"}]
+
+
+@pytest.mark.parametrize("data, terminated", [
+    (b"a\n1\n", True), (b"a\n1\r", True), (b"a\n1\r\n", True), (b"a\n1", False), (b'a\n"1\n2\n', False),
+    (b'a\n"1\n2"\n', True), (b"a", False), (b'"a\n', False), (b"", True),
+])
+def test_terminated_tells_whether_the_last_record_is_finished(data, terminated):
+    assert read(data).terminated is terminated
+
+
+def test_cr_line_endings():
+    change = check(b"a,b\r1,2\r", b"a,b\r1,2\r3,4\r")
+    assert change.new_rows == [{"a": "3", "b": "4"}]
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\x0c", "\x85", "\x0b", "\x1e"])
+def test_line_separators_other_than_cr_and_lf_are_field_content(separator):
+    field = "x%sy" % separator
+    change = check(b"a,b\n1,2\n", ("a,b\n1,2\n3,%s\n" % field).encode())
+    assert change.new_rows == [{"a": "3", "b": field}]
+
+
+def test_a_bom_in_the_middle_of_the_file_is_data():
+    change = check(b"\xef\xbb\xbfa\n1\n", b"\xef\xbb\xbfa\n1\n\xef\xbb\xbf2\n")
+    assert change.new_rows == [{"a": "\ufeff2"}]
+
+
+def test_a_quote_inside_an_unquoted_field_is_data_and_ends_no_record():
+    change = check(b"a,b\n1,x\n", b'a,b\n1,x\n2,5" tall\n3,y\n')
+    assert change.new_rows == [{"a": "2", "b": '5" tall'}, {"a": "3", "b": "y"}]
+
+
+def test_a_last_line_without_newline_is_a_row():
+    assert rows_of(b"a\n1\n2") == 2
+    change = check(b"a\n1\n2\n3", b"a\n1\n3")
+    assert (change.new_rows, change.missing_rows) == ([], [{"a": "2"}])
 
 
 def test_large_file_change_in_the_middle_is_exact():
@@ -148,3 +195,16 @@ def test_the_patch_of_an_append_holds_only_the_appended_bytes():
     old = b"h\n" + b"".join(b"%d\n" % number for number in range(1000))
     change = check(old, old + b"x\ny\n")
     assert (change.patch.start, change.patch.end, change.patch.replacement) == (len(old), len(old), b"x\ny\n")
+
+
+def test_successive_diffs_start_from_the_checkpoints_they_leave():
+    lines = [b"id,v"] + [b"%d,%d" % (number, number) for number in range(30000)]
+    data = b"\n".join(lines) + b"\n"
+    version = read(data)
+    assert len(version.checkpoints) > 3
+    for number in (100, 29000, 15000, 5):
+        data = data.replace(b"\n%d,%d\n" % (number, number), b"\n%d,x\n" % number)
+        change, version = diff(version, data)
+        assert change.new_rows == [{"id": str(number), "v": "x"}]
+        assert all(data[checkpoint - 1:checkpoint] == b"\n" for checkpoint in version.checkpoints)
+        assert version.rows == 30000

@@ -1,11 +1,25 @@
-"""One watcher's checks, called directly (no thread): every way a watched file can misbehave."""
+"""One watcher's checks, called directly (no thread) on a clock the test moves: every way a watched file can
+misbehave, and every kind of writer."""
 import logging
 import os
 
 import pytest
 
 from csv_manager.patterns.csv_watcher_pattern import watcher as watcher_module
-from csv_manager.patterns.csv_watcher_pattern.watcher import CsvWatcher
+from csv_manager.patterns.csv_watcher_pattern.watcher import QUIET_SECONDS, CsvWatcher
+
+
+class Clock:
+    """A monotonic clock that moves only when told."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += seconds
 
 
 class Recorder:
@@ -13,9 +27,16 @@ class Recorder:
 
     def __init__(self):
         self.started, self.baselines, self.changes = [], [], []
+        self.clock = Clock()
 
     def watcher(self, path):
-        return CsvWatcher(str(path), 1, self.on_started, self.on_baseline, self.on_change)
+        return CsvWatcher(str(path), 1, self.on_started, self.on_baseline, self.on_change, clock=self.clock)
+
+    def settle(self, watcher):
+        """Check, let the quiet period pass with the file unchanged, and check again."""
+        watcher.check()
+        self.clock.advance(QUIET_SECONDS)
+        watcher.check()
 
     def on_started(self, watcher):
         self.started.append(watcher.rows)
@@ -53,8 +74,8 @@ def test_the_first_check_is_a_silent_baseline(watched):
 def test_an_unchanged_file_costs_one_stat_and_no_read(tmp_path, monkeypatch):
     path = tmp_path / "still.csv"
     path.write_bytes(b"a\n1\n")
-    old = os.stat(path).st_mtime_ns - 10 ** 10
-    os.utime(path, ns=(old, old))
+    # A file changed less than RACY_SECONDS ago is read again on the next tick; this one counts as older.
+    monkeypatch.setattr(watcher_module, "RACY_SECONDS", 0)
     recorder = Recorder()
     watcher = recorder.watcher(path)
     watcher.check()
@@ -70,18 +91,28 @@ def test_an_unchanged_file_costs_one_stat_and_no_read(tmp_path, monkeypatch):
 def test_deleted_then_recreated_reports_the_difference_against_the_last_good_content(watched, caplog):
     path, watcher, recorder = watched
     path.unlink()
-    watcher.check()
+    recorder.settle(watcher)
     watcher.check()
     path.write_bytes(b"id,name\n1,a\n3,c\n")
-    watcher.check()
+    recorder.settle(watcher)
     assert recorder.changes == [([{"id": "3", "name": "c"}], [{"id": "2", "name": "b"}])]
     assert warnings_of(caplog) == ["%s is missing; waiting for it to come back" % path, "%s is readable again" % path]
+
+
+def test_a_file_gone_for_less_than_the_quiet_period_is_no_problem(watched, caplog):
+    path, watcher, recorder = watched
+    path.unlink()
+    watcher.check()
+    recorder.clock.advance(QUIET_SECONDS / 2)
+    path.write_bytes(b"id,name\n1,a\n2,b\n")
+    recorder.settle(watcher)
+    assert (recorder.changes, warnings_of(caplog)) == ([], [])
 
 
 def test_truncated_to_nothing_waits_for_content(watched, caplog):
     path, watcher, recorder = watched
     path.write_bytes(b"")
-    watcher.check()
+    recorder.settle(watcher)
     watcher.check()
     path.write_bytes(b"id,name\n1,a\n2,b\n4,d\n")
     watcher.check()
@@ -92,16 +123,49 @@ def test_truncated_to_nothing_waits_for_content(watched, caplog):
 def test_replaced_by_rename(watched):
     path, watcher, recorder = watched
     replacement = path.with_name("new.csv")
-    replacement.write_bytes(b"id,name\n1,a\n2,b\n5,e\n")
+    replacement.write_bytes(b"id,name\n1,a\n5,e\n")
     os.replace(replacement, path)
     watcher.check()
-    assert recorder.changes == [([{"id": "5", "name": "e"}], [])]
+    assert recorder.changes == [], "a rewrite is reported once the quiet period shows it is finished"
+    recorder.clock.advance(QUIET_SECONDS)
+    watcher.check()
+    assert recorder.changes == [([{"id": "5", "name": "e"}], [{"id": "2", "name": "b"}])]
+
+
+def test_an_append_of_finished_rows_is_reported_at_once(watched):
+    path, watcher, recorder = watched
+    with open(path, "ab") as stream:
+        stream.write(b"3,c\n4,d\n")
+    watcher.check()
+    assert recorder.changes == [([{"id": "3", "name": "c"}, {"id": "4", "name": "d"}], [])]
+
+
+def test_a_slow_rewrite_is_reported_once_as_its_net_effect(watched):
+    path, watcher, recorder = watched
+    final = b"id,name\n1,a\n2,B\n"
+    with open(path, "wb") as stream:
+        for size in range(0, len(final), 3):
+            stream.write(final[size:size + 3])
+            stream.flush()
+            watcher.check()
+            recorder.clock.advance(QUIET_SECONDS / 3)
+    recorder.settle(watcher)
+    assert recorder.changes == [([{"id": "2", "name": "B"}], [{"id": "2", "name": "b"}])]
+
+
+def test_a_same_size_rewrite_with_the_old_mtime_restored_is_seen(watched):
+    path, watcher, recorder = watched
+    before = os.stat(path)
+    path.write_bytes(b"id,name\n1,a\n2,c\n")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    recorder.settle(watcher)
+    assert recorder.changes == [([{"id": "2", "name": "c"}], [{"id": "2", "name": "b"}])]
 
 
 def test_non_utf8_bytes_are_warned_once_and_the_baseline_kept(watched, caplog):
     path, watcher, recorder = watched
     path.write_bytes(b"id,name\n1,a\n2,b\n3,caf\xe9\n")
-    watcher.check()
+    recorder.settle(watcher)
     watcher.check()
     path.write_bytes(b"id,name\n1,a\n2,b\n3,caf\xc3\xa9\n")
     watcher.check()
@@ -122,22 +186,39 @@ def test_a_file_starting_with_a_bom(tmp_path):
     assert recorder.changes == [([{"id": "2", "name": "b"}], [])]
 
 
-def test_a_changed_header_is_warned_and_becomes_the_new_baseline(watched, caplog):
+def test_a_changed_header_changes_every_row_and_is_warned(watched, caplog):
     path, watcher, recorder = watched
     path.write_bytes(b"id,full_name\n1,a\n2,b\n")
-    watcher.check()
-    assert recorder.changes == []
-    assert recorder.baselines == [2, 2]
+    recorder.settle(watcher)
+    assert recorder.changes == [([{"id": "1", "full_name": "a"}, {"id": "2", "full_name": "b"}],
+                                 [{"id": "1", "name": "a"}, {"id": "2", "name": "b"}])]
     assert "header changed from ['id', 'name'] to ['id', 'full_name']" in warnings_of(caplog)[0]
     path.write_bytes(b"id,full_name\n1,a\n")
+    recorder.settle(watcher)
+    assert recorder.changes[1:] == [([], [{"id": "2", "full_name": "b"}])]
+
+
+def test_a_half_written_header_is_never_a_baseline(watched, caplog):
+    path, watcher, recorder = watched
+    path.write_bytes(b"")
     watcher.check()
-    assert recorder.changes == [([], [{"id": "2", "full_name": "b"}])]
+    recorder.clock.advance(QUIET_SECONDS / 2)
+    path.write_bytes(b"id,na")
+    watcher.check()
+    recorder.clock.advance(QUIET_SECONDS / 2)
+    path.write_bytes(b"id,name\n1,a\n3,c\n")
+    recorder.settle(watcher)
+    assert recorder.changes == [([{"id": "3", "name": "c"}], [{"id": "2", "name": "b"}])]
+    assert recorder.baselines == [2]
+    assert warnings_of(caplog) == []
 
 
-def test_a_half_written_line_is_held_back_until_the_file_is_still(watched):
+def test_a_half_written_line_is_held_back_until_it_ends(watched):
     path, watcher, recorder = watched
     with open(path, "ab") as stream:
         stream.write(b"3,ha")
+    watcher.check()
+    recorder.clock.advance(QUIET_SECONDS * 0.9)
     watcher.check()
     assert recorder.changes == []
     with open(path, "ab") as stream:
@@ -151,28 +232,44 @@ def test_a_last_line_without_newline_counts_once_the_file_is_still(watched):
     with open(path, "ab") as stream:
         stream.write(b"3,c")
     watcher.check()
+    assert recorder.changes == []
+    assert watcher.pending_seconds() == QUIET_SECONDS
+    recorder.clock.advance(QUIET_SECONDS)
     watcher.check()
     assert recorder.changes == [([{"id": "3", "name": "c"}], [])]
+    assert watcher.pending_seconds() is None
+
+
+def test_a_quoted_field_left_open_is_held_back_although_the_line_ended(watched):
+    path, watcher, recorder = watched
+    with open(path, "ab") as stream:
+        stream.write(b'3,"first line\n')
+    watcher.check()
+    assert recorder.changes == []
+    with open(path, "ab") as stream:
+        stream.write(b'second line"\n')
+    watcher.check()
+    assert recorder.changes == [([{"id": "3", "name": "first line\nsecond line"}], [])]
 
 
 def test_a_file_replaced_by_a_directory_is_warned_and_survived(watched, caplog):
     path, watcher, recorder = watched
     path.unlink()
     path.mkdir()
-    watcher.check()
+    recorder.settle(watcher)
     watcher.check()
     path.rmdir()
     path.write_bytes(b"id,name\n1,a\n")
-    watcher.check()
+    recorder.settle(watcher)
     assert recorder.changes == [([], [{"id": "2", "name": "b"}])]
     assert warnings_of(caplog)[0] == "%s is not a regular file" % path
 
 
-def test_a_tick_wakes_the_thread_only_when_the_file_changed(tmp_path):
+def test_a_tick_wakes_the_thread_only_when_the_file_changed(tmp_path, monkeypatch):
     path = tmp_path / "t.csv"
     path.write_bytes(b"a\n1\n")
-    old = os.stat(path).st_mtime_ns - 10 ** 10
-    os.utime(path, ns=(old, old))
+    # A file changed less than RACY_SECONDS ago is read again on the next tick; this one counts as older.
+    monkeypatch.setattr(watcher_module, "RACY_SECONDS", 0)
     recorder = Recorder()
     watcher = recorder.watcher(path)
     watcher.tick()
@@ -198,7 +295,7 @@ def test_the_first_look_at_awkward_content(tmp_path, caplog, content, rows, warn
     path.write_bytes(content)
     recorder = Recorder()
     watcher = recorder.watcher(path)
-    watcher.check()
+    recorder.settle(watcher)
     watcher.check()
     assert recorder.baselines == ([] if rows is None else [rows])
     assert warnings_of(caplog) == ([] if warning is None else ["%s %s" % (path, warning)])
@@ -209,8 +306,8 @@ def test_a_restored_watcher_reports_what_changed_since_and_takes_no_baseline(tmp
     path.write_bytes(b"id,name\n1,a\n3,c\n")
     recorder = Recorder()
     watcher = recorder.watcher(path)
-    watcher.restore(b"id,name\n1,a\n2,b\n", 2)
-    watcher.check()
+    watcher.restore(b"id,name\n1,a\n2,b\n")
+    recorder.settle(watcher)
     assert recorder.baselines == []
     assert recorder.started == [2]
     assert recorder.changes == [([{"id": "3", "name": "c"}], [{"id": "2", "name": "b"}])]
@@ -221,6 +318,16 @@ def test_a_restored_watcher_of_an_unchanged_file_only_announces_itself(tmp_path)
     path.write_bytes(b"id\n1\n")
     recorder = Recorder()
     watcher = recorder.watcher(path)
-    watcher.restore(b"id\n1\n", 1)
+    watcher.restore(b"id\n1\n")
     watcher.check()
     assert (recorder.started, recorder.baselines, recorder.changes) == ([1], [], [])
+
+
+def test_a_restart_reports_nothing_for_an_unchanged_file_without_final_newline(tmp_path):
+    path = tmp_path / "n.csv"
+    path.write_bytes(b"id\n1\n2\n3")
+    recorder = Recorder()
+    watcher = recorder.watcher(path)
+    watcher.restore(b"id\n1\n2\n3")
+    watcher.check()
+    assert (recorder.started, recorder.baselines, recorder.changes) == ([3], [], [])

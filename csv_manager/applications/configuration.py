@@ -5,6 +5,7 @@ Only UPPERCASE names are configuration. Environment variables override the defau
 - ``CSV_MANAGER_HOME``: the application folder (``APP_PATH``), default ``~/CSV-Manager``.
 - ``CSV_MANAGER_DATABASE_URL``: any SQLAlchemy URL for the watcher database, default SQLite in ``APP_PATH``.
 - ``CSV_MANAGER_HISTORY_DATABASE_URL``: the same for the history database.
+- ``CSV_MANAGER_QUIET_SECONDS``: ``WATCHER_QUIET_SECONDS``.
 """
 import os
 
@@ -27,6 +28,10 @@ HISTORY_DATABASE_CONNECTION = (os.environ.get("CSV_MANAGER_HISTORY_DATABASE_URL"
 
 #: Seconds between two looks at the watcher table while csv_watcher_run runs.
 WATCHER_DATABASE_POLL_SECONDS = 1
+
+#: Seconds a file must stay unchanged before a state that may be a writer's intermediate one (anything but an
+#: append of finished rows) is reported; a number from 0 to 3600.
+WATCHER_QUIET_SECONDS = os.environ.get("CSV_MANAGER_QUIET_SECONDS") or 2
 
 GROUNDWORK_LOGGING = {
     "version": 1,

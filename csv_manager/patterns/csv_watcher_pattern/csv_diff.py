@@ -1,36 +1,35 @@
-"""Which rows appeared in a CSV file and which went missing, between two versions of its bytes.
+"""Which rows appeared in a CSV file and which went missing between two versions of its bytes, exactly as
+``csv.DictReader`` reads them.
 
-Rows compare as a multiset: a row that now appears twice where it appeared once is one new row, and a changed
-row is one missing row plus one new row. Rows become dicts keyed by the header, as ``csv.DictReader`` makes them
-(extra values under the key ``None``, absent values as ``None``); blank lines are not rows.
+The oracle is ``csv.DictReader(open(path, newline="", encoding="utf-8-sig"))`` with its default dialect: a
+leading BOM is dropped (a U+FEFF anywhere else is data), lines end at ``\\n``, ``\\r\\n`` or a lone ``\\r``
+outside quotes (never at U+2028, form feed and the other separators ``str.splitlines`` knows), quoting is not
+strict, blank lines are not rows, the first record is the header, extra values go under the key ``None`` and
+absent ones are ``None``. Rows compare as a multiset of those dicts: a row that now appears twice where it
+appeared once is one new row, and a changed row is one missing row plus one new row.
 
-The work is proportional to the changed region, not to the file. The two versions share a prefix and a suffix
-that are found by comparing 64 KiB blocks (memcmp speed), then trimmed to record boundaries. Only the records
-in between are split, compared as sets (or counted, when some repeat) and the differing ones parsed. An append
-or a one-row edit in a 500,000-row file therefore costs about one read of the file; a change at both ends costs
-one split and comparison of all records, still linear.
-
-Records are the bytes between newlines that are outside double quotes, so a quoted field may hold newlines.
-Raw records are compared first and only the differing ones are parsed; their parsed rows are then compared
-again, so a row that was merely re-quoted (``a,"b"`` vs ``a,b``) is not reported as changed.
+The parsing is ``csv.reader`` itself, so there is no second set of rules to get wrong; what this module adds is
+where to start and stop it. A :class:`Version` remembers, about every ``CHECKPOINT_BYTES``, an offset where a
+record starts. A diff skips the common prefix of the two versions at memcmp speed, starts both parsers at the
+last checkpoint before it, and stops them as soon as they stand at record starts the same distance from the end
+inside the common suffix: from there on the parser sees the same bytes in the same state, so it would read the
+same rows. An append or a one-row edit in a 500,000-row file therefore parses a few kilobytes; a change at both
+ends parses everything once, still linear.
 """
+import bisect
 import csv
+import io
+import itertools
 from collections import Counter
 from dataclasses import dataclass, field
 
-NEWLINE = b"\n"
-QUOTE = b'"'
+#: Bytes decoded and handed to csv.reader at a time (rounded up to the end of a line).
+CHUNK = 1 << 16
+#: Distance between two remembered record starts: a diff parses about this much before a change.
+CHECKPOINT_BYTES = 1 << 16
+#: Bytes compared at a time when looking for the common prefix and suffix.
 BLOCK = 1 << 16
-_NOT_QUOTE_OR_NEWLINE = bytes(byte for byte in range(256) if byte not in NEWLINE + QUOTE)
-
-
-class HeaderChanged(Exception):
-    """The first record differs, so the rows of the two versions are not comparable."""
-
-    def __init__(self, old_header, new_header):
-        super().__init__("header changed from %s to %s" % (old_header, new_header))
-        self.old_header = old_header
-        self.new_header = new_header
+LINE_ENDS = (b"\n", b"\r")
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ class Patch:
 @dataclass
 class Change:
     """The rows that appeared and went missing, in file order, the row count of the new version and the patch
-    that turns the old version's bytes into the new one's (None when the bytes are equal)."""
+    that turns the old version's bytes into the new one's."""
 
     new_rows: list = field(default_factory=list)
     missing_rows: list = field(default_factory=list)
@@ -59,13 +58,22 @@ class Change:
         return bool(self.new_rows or self.missing_rows)
 
 
-def parse_records(data):
-    """Parse raw record bytes (UTF-8, optionally with a BOM) into lists of strings; blank records are skipped.
+@dataclass
+class Version:
+    """One version of a file as csv.DictReader reads it.
 
-    Raises UnicodeDecodeError for bytes that are not UTF-8 and csv.Error for malformed quoting.
+    ``header`` is the first record (None for a file without records), ``body`` the offset after it, ``rows``
+    the number of rows, ``terminated`` whether the last record is finished (the file ends with a line end that
+    is not inside quotes, so appending bytes cannot change its last row), and ``checkpoints`` the increasing
+    offsets of some record starts, the first being ``body``.
     """
-    text = data.decode("utf-8-sig")
-    return [row for row in csv.reader(text.splitlines(True), strict=True) if row]
+
+    data: bytes
+    header: list
+    body: int
+    rows: int
+    terminated: bool
+    checkpoints: list
 
 
 def as_dict(header, row):
@@ -78,65 +86,190 @@ def as_dict(header, row):
     return values
 
 
-def _quotes_balanced_per_line(data):
-    """True when every line holds an even number of quotes, so no quoted field spans a newline."""
-    if QUOTE not in data:
-        return True
-    # Keep only quotes and newlines: each line becomes a run of quotes, and removing pairs leaves one quote
-    # exactly where a line has an odd count.
-    return QUOTE not in data.translate(None, _NOT_QUOTE_OR_NEWLINE).replace(QUOTE + QUOTE, b"")
+def read(data):
+    """Parse all of ``data``. Raises UnicodeDecodeError (not UTF-8) or csv.Error (for example a field over
+    csv.field_size_limit())."""
+    header, body, cut = _header(data)
+    side = _Side(data, body, [body], keep_rows=False, cut=cut)
+    while side.left:
+        side.advance()
+    return Version(data, header, body, side.count, side.terminated, side.checkpoints)
 
 
-def split_records(data):
-    """The raw records of ``data`` that are not blank lines, newline separators removed.
+def diff(old, data):
+    """Compare the Version ``old`` with the bytes ``data``; returns (Change, Version of ``data``).
 
-    A final record needs no newline.
+    Raises UnicodeDecodeError or csv.Error when a part of ``data`` that is not in ``old`` cannot be parsed.
     """
-    lines = data.split(NEWLINE)
-    if _quotes_balanced_per_line(data):
-        return _without_blanks(lines)
-    records, pending = [], []
-    for line in lines:
-        pending.append(line)
-        if sum(part.count(QUOTE) for part in pending) % 2 == 0:
-            records.append(NEWLINE.join(pending))
-            pending = []
-    if pending:
-        records.append(NEWLINE.join(pending))
-    return _without_blanks(records)
+    new_header, new_body, cut = _header(data)
+    prefix = _common_prefix(old.data, data, min(len(old.data), len(data)))
+    suffix = _common_suffix(old.data, data, min(len(old.data), len(data)) - prefix)
+    patch = Patch(prefix, len(old.data) - suffix, data[prefix:len(data) - suffix])
+    if new_header != old.header or new_header is None:
+        return _diff_all(old, data, new_header, new_body, cut, patch)
+
+    if old.body == new_body and old.data[:old.body] == data[:new_body]:
+        # The checkpoint must lie before the first differing byte (not at it: a "\r" just before it could
+        # become half of a "\r\n").
+        kept = max(bisect.bisect_left(old.checkpoints, prefix), 1)
+        old_start = new_start = old.checkpoints[kept - 1]
+        checkpoints = old.checkpoints[:kept]
+    else:
+        old_start, new_start, checkpoints = old.body, new_body, [new_body]
+    synced = min(len(old.data) - old_start, len(data) - new_start, suffix)
+    old_side, new_side = _Side(old.data, old_start, [old_start]), _Side(data, new_start, checkpoints, cut=cut)
+    while not (old_side.left == new_side.left <= synced):
+        (old_side if old_side.left >= new_side.left else new_side).advance()
+
+    shift = len(data) - len(old.data)
+    tail = old.checkpoints[bisect.bisect_left(old.checkpoints, old_side.position):]
+    version = Version(data, new_header, new_body, old.rows - old_side.count + new_side.count,
+                      new_side.terminated if new_side.left == 0 else old.terminated,
+                      new_side.checkpoints + [checkpoint + shift for checkpoint in tail])
+    by_dict = len(set(old.header)) < len(old.header)
+    new_rows, missing_rows = _difference(old.header, old_side.rows, new_header, new_side.rows, by_dict)
+    return Change(new_rows, missing_rows, version.rows, patch), version
 
 
-def _without_blanks(records):
-    if b"" in records or b"\r" in records:
-        return [record for record in records if record not in (b"", b"\r")]
-    return records
+def _diff_all(old, data, new_header, new_body, cut, patch):
+    """The header changed: every row of both versions is compared, as dicts."""
+    old_side, new_side = _Side(old.data, old.body, [old.body]), _Side(data, new_body, [new_body], cut=cut)
+    for side in (old_side, new_side):
+        while side.left:
+            side.advance()
+    version = Version(data, new_header, new_body, new_side.count, new_side.terminated, new_side.checkpoints)
+    new_rows, missing_rows = _difference(old.header or [], old_side.rows, new_header or [], new_side.rows, True)
+    return Change(new_rows, missing_rows, version.rows, patch), version
 
 
-def _is_record_start(data, offset):
-    """True when ``offset`` is 0 or follows a newline that is outside quotes."""
-    return offset == 0 or (data[offset - 1:offset] == NEWLINE and data.count(QUOTE, 0, offset) % 2 == 0)
+class _Reader:
+    """csv.reader over ``data`` from the record start ``start``, decoded a chunk at a time; iterating gives
+    (end offset, fields) for each record, blank ones (``[]``) included.
+
+    ``exhausted`` turns true when csv.reader asked for a line after the last one: read right after a record,
+    it tells that this last record was cut off by the end of the data inside a quoted field.
+    """
+
+    def __init__(self, data, start):
+        self.data = data
+        self.exhausted = False
+        self._line_ends = []
+        self._first_line = 0
+        self._reader = csv.reader(self._lines(start))
+
+    def __iter__(self):
+        reader = self._reader
+        for fields in reader:
+            # csv.reader returns a record as soon as the line that ends it is read: the last line handed out.
+            yield self._line_ends[reader.line_num - 1 - self._first_line], fields
+
+    def _lines(self, start):
+        data = self.data
+        while start < len(data):
+            stop = _line_end_after(data, start + CHUNK)
+            chunk = data[start:stop]
+            text = chunk.decode("utf-8-sig" if start == 0 else "utf-8")
+            self._first_line += len(self._line_ends)
+            # bytes.splitlines and a newline="" text stream split at the same three line ends.
+            self._line_ends = list(itertools.accumulate(map(len, chunk.splitlines(True)), initial=start))[1:]
+            yield from io.StringIO(text, newline="")
+            start = stop
+        self.exhausted = True
 
 
-def complete_length(data):
-    """Length of the part of ``data`` that ends with a complete record (a newline outside quotes)."""
-    end = data.rfind(NEWLINE) + 1
-    while end > 0 and not _is_record_start(data, end):
-        end = data.rfind(NEWLINE, 0, end - 1) + 1
+class _Side:
+    """One version being parsed from the record start ``start``: where it stands, its rows (as lists of
+    fields, if ``keep_rows``) and their count, whether its last record is finished (``cut``: the header was
+    already cut off inside quotes) and the checkpoints passed, appended to ``checkpoints``."""
+
+    def __init__(self, data, start, checkpoints, keep_rows=True, cut=False):
+        self.data = data
+        self.position = start
+        self.rows = [] if keep_rows else None
+        self.count = 0
+        self.terminated = (not data or data.endswith(LINE_ENDS)) and not cut
+        self.checkpoints = checkpoints
+        self._reader = _Reader(data, start)
+        self._records = iter(self._reader)
+
+    @property
+    def left(self):
+        return len(self.data) - self.position
+
+    def advance(self):
+        """Read one record."""
+        end, fields = next(self._records, (len(self.data), []))
+        if fields:
+            self.count += 1
+            if self.rows is not None:
+                self.rows.append(fields)
+        if end == len(self.data) and self._reader.exhausted:
+            self.terminated = False
+        if end - self.checkpoints[-1] >= CHECKPOINT_BYTES:
+            self.checkpoints.append(end)
+        self.position = end
+
+
+def _header(data):
+    """The first record of ``data``, the offset after it and whether it was cut off by the end of the data
+    inside quotes; (None, 0, False) when there is no record at all."""
+    reader = _Reader(data, 0)
+    for end, fields in reader:
+        return fields, end, end == len(data) and reader.exhausted
+    return None, 0, False
+
+
+def _difference(old_header, old_rows, new_header, new_rows, by_dict):
+    """The rows only in ``new_rows`` and only in ``old_rows`` (lists of fields), as dicts, in file order.
+
+    Rows are compared as their field tuples, which is the same as comparing their dicts when the header names
+    are unique and the headers equal; otherwise (``by_dict``) as the dicts themselves.
+    """
+    old_key = _dict_key(old_header) if by_dict else tuple
+    new_key = _dict_key(new_header) if by_dict else tuple
+    old_keys, new_keys = list(map(old_key, old_rows)), list(map(new_key, new_rows))
+    old_set, new_set = set(old_keys), set(new_keys)
+    if len(old_set) == len(old_keys) and len(new_set) == len(new_keys):
+        appeared, vanished = new_set - old_set, old_set - new_set
+        return ([as_dict(new_header, row) for key, row in zip(new_keys, new_rows) if key in appeared],
+                [as_dict(old_header, row) for key, row in zip(old_keys, old_rows) if key in vanished])
+    old_counts, new_counts = Counter(old_keys), Counter(new_keys)
+    return (_only(new_counts - old_counts, new_keys, new_rows, new_header),
+            _only(old_counts - new_counts, old_keys, old_rows, old_header))
+
+
+def _only(surplus, keys, rows, header):
+    """The first ``surplus[key]`` rows of each key, as dicts, in file order."""
+    found = []
+    for key, row in zip(keys, rows):
+        if surplus[key] > 0:
+            surplus[key] -= 1
+            found.append(as_dict(header, row))
+    return found
+
+
+def _dict_key(header):
+    """A function giving a hashable form of a row's dict, equal exactly when the dicts are equal."""
+    def key(row):
+        return frozenset((name, tuple(value) if isinstance(value, list) else value)
+                         for name, value in as_dict(header, row).items())
+    return key
+
+
+def _line_end_after(data, offset):
+    """The offset just after the first line end (``\\n``, ``\\r\\n`` or ``\\r``) at or after ``offset``, or the
+    length of ``data``. Searches a window at a time, so a file without one kind of line end costs no rescans."""
+    end = len(data)
+    while offset < end:
+        window = min(offset + CHUNK, end)
+        newline = data.find(b"\n", offset, window)
+        carriage = data.find(b"\r", offset, window if newline < 0 else newline)
+        if carriage >= 0:
+            return carriage + (2 if data[carriage + 1:carriage + 2] == b"\n" else 1)
+        if newline >= 0:
+            return newline + 1
+        offset = window
     return end
-
-
-def header_length(data):
-    """Length of the first record of ``data`` including its newline (all of ``data`` if it has only one)."""
-    end = data.find(NEWLINE) + 1
-    while end > 0 and not _is_record_start(data, end):
-        end = data.find(NEWLINE, end) + 1
-    return end or len(data)
-
-
-def read_header(data):
-    """The header of a CSV file's bytes as a list of names; [] for an empty file."""
-    rows = parse_records(data[:header_length(data)])
-    return rows[0] if rows else []
 
 
 def _common_prefix(old, new, limit):
@@ -170,76 +303,3 @@ def _common_suffix(old, new, limit):
     while length < limit and old[old_end - length - 1] == new[new_end - length - 1]:
         length += 1
     return length
-
-
-def _changed_regions(old, new):
-    """The (start, end) offsets in ``old`` and in ``new`` of the records between the common prefix and suffix.
-
-    Both versions must have the same header record, and both regions start and end on record boundaries.
-    """
-    body = header_length(old)
-    limit = min(len(old), len(new))
-    prefix = _common_prefix(old, new, limit)
-    while not _is_record_start(old, prefix):
-        prefix = old.rfind(NEWLINE, 0, prefix - 1) + 1
-    old_start = new_start = max(prefix, body)
-
-    suffix = _common_suffix(old, new, min(len(old) - old_start, len(new) - new_start))
-    old_end, new_end = len(old) - suffix, len(new) - suffix
-    while not (_is_record_start(old, old_end) and _is_record_start(new, new_end)):
-        step = old.find(NEWLINE, old_end, len(old)) + 1 - old_end
-        if step <= 0:
-            old_end, new_end = len(old), len(new)
-            break
-        old_end, new_end = old_end + step, new_end + step
-    return (old_start, old_end), (new_start, new_end)
-
-
-def diff(old, new, old_rows):
-    """Compare two versions of a CSV file's bytes; ``old_rows`` is the row count of ``old``.
-
-    Raises HeaderChanged when the first records parse differently, UnicodeDecodeError or csv.Error when a
-    changed record cannot be parsed. Both versions should end on a record boundary (see complete_length).
-    """
-    old_header, new_header = read_header(old), read_header(new)
-    if old_header != new_header:
-        raise HeaderChanged(old_header, new_header)
-    if old == new:
-        return Change(rows=old_rows)
-
-    if old[:header_length(old)] != new[:header_length(new)]:
-        (old_start, old_end), (new_start, new_end) = (header_length(old), len(old)), (header_length(new), len(new))
-        patch = Patch(0, len(old), new)
-    else:
-        (old_start, old_end), (new_start, new_end) = _changed_regions(old, new)
-        patch = Patch(old_start, old_end, new[new_start:new_end])
-    appeared, vanished = _record_difference(split_records(old[old_start:old_end]),
-                                            split_records(new[new_start:new_end]))
-    appeared, vanished = _rows(appeared), _rows(vanished)
-    new_rows = [as_dict(new_header, list(row)) for row in (appeared - vanished).elements()]
-    missing_rows = [as_dict(old_header, list(row)) for row in (vanished - appeared).elements()]
-    return Change(new_rows, missing_rows, old_rows + len(new_rows) - len(missing_rows), patch)
-
-
-def _record_difference(old_records, new_records):
-    """The multisets (Counters) of records only in ``new_records`` and only in ``old_records``, in file order.
-
-    Without repeated records, set differences decide (several times faster than subtracting Counters); with
-    repeats, the counts must be compared.
-    """
-    old_set, new_set = set(old_records), set(new_records)
-    if len(old_set) == len(old_records) and len(new_set) == len(new_records):
-        appeared, vanished = new_set - old_set, old_set - new_set
-        return (Counter([record for record in new_records if record in appeared]),
-                Counter([record for record in old_records if record in vanished]))
-    old_counts, new_counts = Counter(old_records), Counter(new_records)
-    return new_counts - old_counts, old_counts - new_counts
-
-
-def _rows(records):
-    """The multiset of parsed rows of a multiset of raw records."""
-    rows = Counter()
-    for record, count in records.items():
-        for row in parse_records(record):
-            rows[tuple(row)] += count
-    return rows

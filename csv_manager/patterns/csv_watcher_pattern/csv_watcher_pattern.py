@@ -17,7 +17,7 @@ import threading
 from groundwork.patterns import GwThreadsPattern
 
 from csv_manager.patterns.csv_watcher_pattern.ticker import Ticker
-from csv_manager.patterns.csv_watcher_pattern.watcher import CsvWatcher
+from csv_manager.patterns.csv_watcher_pattern.watcher import QUIET_SECONDS, CsvWatcher
 
 SIGNALS = {
     "csv_watcher_started": "Sent once a watcher has read its file for the first time. "
@@ -51,9 +51,10 @@ class CsvWatcherPlugin:
         self._plugin = plugin
         self._app = plugin.app
 
-    def register(self, csv_file, interval, description=None):
-        """Register a watcher for ``csv_file`` (an absolute path) checking every ``interval`` seconds."""
-        return self._app.csv_watcher.register(csv_file, interval, description, self._plugin)
+    def register(self, csv_file, interval, description=None, quiet_seconds=QUIET_SECONDS):
+        """Register a watcher for ``csv_file`` (an absolute path) checking every ``interval`` seconds; a state
+        that may be a writer's intermediate one is reported once unchanged for ``quiet_seconds``."""
+        return self._app.csv_watcher.register(csv_file, interval, description, quiet_seconds, self._plugin)
 
     def unregister(self, csv_file):
         """Stop the watcher of ``csv_file``, join its thread and forget it."""
@@ -90,7 +91,7 @@ class CsvWatcherApplication:
         """True between start() and stop(): newly registered watchers start at once."""
         return self._ticker is not None
 
-    def register(self, csv_file, interval, description, plugin):
+    def register(self, csv_file, interval, description, quiet_seconds, plugin):
         with self._lock:
             if csv_file in self._watchers:
                 raise CsvWatcherExistsError("A watcher for %s is already registered" % csv_file)
@@ -103,7 +104,8 @@ class CsvWatcherApplication:
                     "csv_watcher_baseline", csv_file=watcher.csv_file, rows=watcher.rows, content=content),
                 on_change=lambda watcher, change, content: plugin.signals.send(
                     "csv_watcher_change", csv_file=watcher.csv_file, new_rows=change.new_rows,
-                    missing_rows=change.missing_rows, rows=change.rows, patch=change.patch, content=content))
+                    missing_rows=change.missing_rows, rows=change.rows, patch=change.patch, content=content),
+                quiet_seconds=quiet_seconds)
             watcher.thread = plugin.threads.register("csv_watcher %s" % csv_file, watcher.watch, description)
             self._watchers[csv_file] = watcher
             if self.running:

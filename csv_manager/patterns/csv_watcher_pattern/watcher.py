@@ -1,13 +1,24 @@
 """One watcher: a groundwork thread that checks one CSV file when its ticker finds the file changed.
 
 A tick costs one ``os.stat`` while the file is unchanged (see :mod:`.ticker`). When the stat changes the file
-is read and diffed against the last good content (see :mod:`.csv_diff`). Problems (file gone, unreadable, not
-UTF-8, empty, malformed, header changed) are logged once when they start, not on every tick; the last good
-content stays the baseline, so once the file is back the next report is the difference against it.
+is read and compared with the last finished version (see :mod:`.csv_diff`).
 
-A last line without its newline may be half-written: it is held back until a tick sees the file unchanged. A
-file modified within ``RACY_SECONDS`` of being read is read again on the next tick even if its stat looks
-unchanged, because file systems keep mtimes at a coarse granularity and a same-size rewrite could hide.
+Only finished states are reported or become a baseline; a writer's intermediate states never are:
+
+- an append whose last record is finished (the new bytes end with a line end outside quotes) is finished at
+  once, and so is a first read that ends that way (an append to nothing);
+- any other new state (a last line without its line end, a rewrite, a file that shrank, emptied, went missing
+  or cannot be parsed) is finished once it has stayed unchanged for ``quiet_seconds``: a later check finds the
+  same stat (device, inode, size, mtime and ctime) and the same bytes. Until then it is pending and the
+  watcher's thread wakes for it when the quiet period ends, whatever the interval.
+
+So a row written in two halves is reported once, whole; a slow rewrite is reported once, as its net effect; a
+stable file without a final newline is complete after the quiet period. Problems (file gone, unreadable, not
+UTF-8, empty, malformed) are logged once when they are finished states; the last good version stays the
+baseline, so once the file is back the next report is the difference against it.
+
+A file changed within ``RACY_SECONDS`` of being read is read again on the next tick even if its stat looks
+unchanged, because file systems keep times at a coarse granularity and a same-size rewrite could hide.
 """
 import csv
 import logging
@@ -16,48 +27,59 @@ import stat
 import threading
 import time
 
-from csv_manager.patterns.csv_watcher_pattern.csv_diff import (
-    HeaderChanged, complete_length, diff, read_header, split_records)
+from csv_manager.patterns.csv_watcher_pattern.csv_diff import LINE_ENDS, diff, read
 
 RACY_SECONDS = 2
 JOIN_TIMEOUT_SECONDS = 5
+#: How long a state that could be a writer's intermediate one must stay unchanged to count as finished.
+QUIET_SECONDS = 2.0
+MISSING = "missing"
 
 
 class CsvWatcher:
     """Watches ``csv_file`` and reports through three callbacks, each given the watcher first:
 
-    - ``on_started(watcher)``: once, at the first good read (``watcher.rows`` is the row count);
+    - ``on_started(watcher)``: once, at the first finished read (``watcher.rows`` is the row count);
     - ``on_baseline(watcher, content)``: ``content`` is a new baseline, compared with nothing (the first read
-      of a file with no restored content, or a file whose header changed);
+      of a file with no restored content, or restored content that cannot be parsed);
     - ``on_change(watcher, change, content)``: the bytes changed; ``change`` holds the new and missing rows
       (possibly none, for a re-quoted or moved row) and the patch from the previous content to ``content``.
 
     The loop runs in the groundwork thread ``thread`` (a :class:`groundwork.patterns.gw_threads_pattern.Thread`)
-    once :meth:`start` is called, and checks whenever :meth:`tick` wakes it; :meth:`stop` ends it within one
-    check.
+    once :meth:`start` is called, and checks whenever :meth:`tick` wakes it or a pending state's quiet period
+    ends; :meth:`stop` ends it within one check. ``clock`` (seconds, monotonic) is replaceable for tests.
     """
 
-    def __init__(self, csv_file, interval, on_started, on_baseline, on_change):
+    def __init__(self, csv_file, interval, on_started, on_baseline, on_change, quiet_seconds=QUIET_SECONDS,
+                 clock=time.monotonic):
         self.csv_file = csv_file
         self.interval = interval
+        self.quiet_seconds = quiet_seconds
         self.thread = None
-        self.rows = None
         self.log = logging.getLogger(__name__)
         self._on_started = on_started
         self._on_baseline = on_baseline
         self._on_change = on_change
+        self._clock = clock
         self._stopped = threading.Event()
         self._wake = threading.Event()
-        self._content = None
+        self._version = None
+        self._restored = None
         self._announced = False
         self._stat_key = None
         self._recheck = False
+        self._pending = None
         self._problem = None
 
-    def restore(self, content, rows):
-        """Start from recorded ``content`` (with ``rows`` rows) instead of a silent baseline: the first check
-        then reports what changed since. Call before :meth:`start`."""
-        self._content, self.rows = content, rows
+    def restore(self, content):
+        """Start from recorded ``content`` instead of a silent baseline: the first check then reports what
+        changed since. Call before :meth:`start`."""
+        self._restored = content
+
+    @property
+    def rows(self):
+        """The row count of the last finished version (None before the first)."""
+        return None if self._version is None else self._version.rows
 
     @property
     def started(self):
@@ -91,9 +113,9 @@ class CsvWatcher:
             self._wake.set()
 
     def watch(self, plugin):
-        """The thread's function: check each time the ticker wakes it, until stopped."""
+        """The thread's function: check each time the ticker wakes it or a pending state may be finished."""
         while True:
-            self._wake.wait()
+            self._wake.wait(self.pending_seconds())
             if self._stopped.is_set():
                 return
             self._wake.clear()
@@ -102,69 +124,100 @@ class CsvWatcher:
             except Exception:
                 self.log.exception("Unexpected error while checking %s", self.csv_file)
 
+    def pending_seconds(self):
+        """Seconds until the pending state's quiet period ends; None when nothing is pending."""
+        if self._pending is None:
+            return None
+        return max(0.0, self._pending[2] + self.quiet_seconds - self._clock())
+
     def check(self):
-        """Look at the file once; report a baseline or a change, or log a problem once."""
-        read_at = time.time_ns()
+        """Look at the file once; report a finished baseline or change, or log a finished problem once."""
+        now = self._clock()
         try:
             status = os.stat(self.csv_file)
         except FileNotFoundError:
-            return self._report_problem("is missing; waiting for it to come back")
+            return self._problem_state(MISSING, None, now, "is missing; waiting for it to come back")
         except OSError as error:
-            return self._report_problem("cannot be checked: %s" % error.strerror)
+            return self._problem_state(("stat", error.errno), None, now, "cannot be checked: %s" % error.strerror)
         key = _key(status)
-        if key == self._stat_key and not self._recheck:
+        if key == self._stat_key and not self._recheck and self.pending_seconds() != 0:
             return None
         if not stat.S_ISREG(status.st_mode):
-            return self._report_problem("is not a regular file")
-        settled = key == self._stat_key
+            return self._problem_state(key, None, now, "is not a regular file")
         self._stat_key = key
-        self._recheck = status.st_mtime_ns > read_at - RACY_SECONDS * 10 ** 9
+        self._recheck = status.st_ctime_ns > time.time_ns() - RACY_SECONDS * 10 ** 9
         try:
             with open(self.csv_file, "rb") as csv_stream:
                 data = csv_stream.read()
         except OSError as error:
             self._recheck = True
-            return self._report_problem("cannot be read: %s" % error.strerror)
-        if not data:
-            return self._report_problem("is empty; waiting for content")
-        if self._content is None:
-            return self._take_baseline(data)
-        return self._compare(data, settled)
-
-    def _take_baseline(self, data):
-        try:
-            data.decode("utf-8")
-            read_header(data)
-            rows = len(split_records(data)) - 1
-        except (UnicodeDecodeError, csv.Error) as error:
-            return self._report_problem(_unparsable(error))
-        self._content, self.rows = data, rows
-        self._clear_problem()
-        self._on_baseline(self, data)
-        self._announce()
-
-    def _compare(self, data, settled):
-        if not settled:
-            complete = complete_length(data)
-            if complete < len(data):
-                self.log.debug("holding back the unfinished last line of %s", self.csv_file)
-                self._recheck = True
-                data = data[:complete]
-        if data == self._content:
+            return self._problem_state(("read", error.errno), None, now, "cannot be read: %s" % error.strerror)
+        if self._version is None and self._restored is not None:
+            self._restore_version()
+        if self._version is not None and data == self._version.data:
+            self._pending = None
             self._clear_problem()
             return self._announce()
+        finished = self._observe(key, data, now)
+        if not data:
+            return self._report_problem("is empty; waiting for content") if finished else None
+        if not finished and not self._may_be_finished_append(data):
+            return None
         try:
-            change = diff(self._content, data, self.rows)
-        except HeaderChanged as error:
-            self.log.warning("%s: %s; its rows are compared with the new header from now on",
-                             self.csv_file, error)
-            return self._take_baseline(data)
+            if self._version is None:
+                change, version = None, read(data)
+            else:
+                change, version = diff(self._version, data)
         except (UnicodeDecodeError, csv.Error) as error:
-            return self._report_problem(_unparsable(error))
-        self._content, self.rows = data, change.rows
+            return self._report_problem(_unparsable(error)) if finished else None
+        if finished or version.terminated:
+            self._accept(change, version)
+        return None
+
+    def _may_be_finished_append(self, data):
+        """True when ``data`` ends with a line end and extends the last version (or there is none): then it is
+        finished at once if its last record is."""
+        return data.endswith(LINE_ENDS) and (self._version is None or data.startswith(self._version.data))
+
+    def _observe(self, key, data, now):
+        """Note the state (stat key and bytes) seen now; True once it has stayed the same for the quiet period."""
+        if self._pending is not None and self._pending[:2] == (key, data):
+            return now - self._pending[2] >= self.quiet_seconds
+        self._pending = (key, data, now)
+        if self.quiet_seconds <= 0:
+            return True
+        self.log.debug("%s may be in the middle of a write; waiting until it stays unchanged for %s s",
+                       self.csv_file, self.quiet_seconds)
+        return False
+
+    def _problem_state(self, key, data, now, problem):
+        """A state that is a problem, not content: logged once it is finished."""
+        self._stat_key = None
+        if problem == self._problem:
+            self._pending = None
+        elif self._observe(key, data, now):
+            self._report_problem(problem)
+
+    def _restore_version(self):
+        content, self._restored = self._restored, None
+        try:
+            self._version = read(content)
+        except (UnicodeDecodeError, csv.Error) as error:
+            self.log.error("The recorded content of %s cannot be parsed (%s); taking a new baseline",
+                           self.csv_file, error)
+
+    def _accept(self, change, version):
+        previous, self._version = self._version, version
+        self._pending = None
         self._clear_problem()
+        if change is None:
+            self._on_baseline(self, version.data)
+        else:
+            if previous.header != version.header:
+                self.log.warning("%s: header changed from %s to %s; rows are compared as dicts keyed by it",
+                                 self.csv_file, previous.header, version.header)
+            self._on_change(self, change, version.data)
         self._announce()
-        self._on_change(self, change, data)
 
     def _announce(self):
         if not self._announced:
@@ -172,6 +225,7 @@ class CsvWatcher:
             self._on_started(self)
 
     def _report_problem(self, problem):
+        self._pending = None
         if problem != self._problem:
             self.log.warning("%s %s", self.csv_file, problem)
             self._problem = problem
@@ -183,8 +237,9 @@ class CsvWatcher:
 
 
 def _key(status):
-    """What identifies a version of a file without reading it: device, inode, size and mtime."""
-    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
+    """What identifies a version of a file without reading it. ctime is in it because a rewrite that restores
+    the old mtime (``cp -p``, ``touch -r``, sync tools) cannot restore the ctime."""
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns
 
 
 def _stat_key(path):

@@ -20,6 +20,7 @@ from csv_manager.compat import register_database, register_model
 from csv_manager.database import check_url, configure_engine, prepare_tables, transaction
 from csv_manager.errors import CsvManagerError
 from csv_manager.patterns import CsvWatcherPattern
+from csv_manager.patterns.csv_watcher_pattern.watcher import QUIET_SECONDS
 from csv_manager.plugins.csv_watcher_db_plugin.csv_file_path import check_watchable, normalise
 from csv_manager.plugins.csv_watcher_db_plugin.history import History, define_models
 from csv_manager.plugins.csv_watcher_db_plugin.history_output import SinceType, print_versions
@@ -29,6 +30,7 @@ from csv_manager.plugins.csv_watcher_db_plugin.stop_request import StopRequest
 DEFAULT_INTERVAL = 10
 #: One day. Longer intervals are almost always a typo (milliseconds for seconds).
 MAX_INTERVAL = 86400
+MAX_QUIET_SECONDS = 3600
 
 
 class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
@@ -43,6 +45,7 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         self.Watcher = None
         self.history_db = None
         self.history = None
+        self.quiet_seconds = QUIET_SECONDS
         self._unavailable = set()
 
     def activate(self):
@@ -69,6 +72,7 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         self.commands.register("csv_history", "Shows the recorded changes of CSV_FILE, newest first.",
                                self.csv_history, params=[path_argument, since_option, limit_option, json_option])
         try:
+            self.quiet_seconds = self._quiet_seconds()
             self.setup_db()
             self.load_watchers()
         except Exception:
@@ -147,7 +151,19 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
     def activate_watcher(self, csv_file, interval):
         """Check the file and register its watcher; it starts with the others in csv_watcher_run."""
         check_watchable(csv_file)
-        self.csv_watcher.register(csv_file, interval, "Watcher for %s" % csv_file)
+        self.csv_watcher.register(csv_file, interval, "Watcher for %s" % csv_file, self.quiet_seconds)
+
+    def _quiet_seconds(self):
+        """The WATCHER_QUIET_SECONDS setting (from CSV_MANAGER_QUIET_SECONDS when set) as a float."""
+        setting = self.app.config.get("WATCHER_QUIET_SECONDS", QUIET_SECONDS)
+        try:
+            seconds = float(setting)
+        except ValueError:
+            seconds = -1.0
+        if not 0 <= seconds <= MAX_QUIET_SECONDS:
+            raise CsvManagerError("The quiet period (WATCHER_QUIET_SECONDS or CSV_MANAGER_QUIET_SECONDS) must be "
+                                  "a number of seconds from 0 to %d, not %r." % (MAX_QUIET_SECONDS, setting))
+        return seconds
 
     def csv_watcher_list(self, as_json):
         watchers = self._stored_watchers()
@@ -225,12 +241,12 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         """Start a watcher from the content last recorded for its file, if any, so that it reports what
         changed while csv_watcher_run was not running. A history that cannot be read means a fresh baseline."""
         try:
-            content, rows = self.history.last_content(watcher.csv_file)
+            content = self.history.last_content(watcher.csv_file)
         except CsvManagerError as error:
             self.log.error("Cannot read the recorded content of %s: %s" % (watcher.csv_file, error.message))
             return
         if content is not None:
-            watcher.restore(content, rows)
+            watcher.restore(content)
 
     def _record_baseline(self, plugin, csv_file, rows, content, **kwargs):
         self.history.record_baseline(csv_file, rows, content)

@@ -124,23 +124,22 @@ class History:
                                                            patch, content))
 
     def last_content(self, csv_file):
-        """(content, rows) last recorded for ``csv_file``, or (None, None) if there is none or it is damaged."""
+        """The content last recorded for ``csv_file``, or None if there is none or it is damaged."""
         with transaction(self.db) as session:
             history = session.query(self.File).filter_by(csv_file=csv_file).first()
             if history is None:
-                return None, None
-            content, rows = zlib.decompress(history.snapshot), history.snapshot_rows
+                return None
+            content = zlib.decompress(history.snapshot)
             for version in (session.query(self.Version)
                             .filter(self.Version.file_id == history.id, self.Version.id > history.snapshot_version)
                             .order_by(self.Version.id)):
                 patch = Patch(version.patch_start, version.patch_end, zlib.decompress(version.patch))
                 content = patch.apply(content)
-                rows = version.rows
             if content_hash(content) != history.content_hash:
                 self.log.error("The recorded content of %s does not match its hash; taking a new baseline",
                                csv_file)
-                return None, None
-            return content, rows
+                return None
+            return content
 
     def versions(self, csv_file, since=None, limit=None):
         """Recorded versions with row changes, newest first: dicts of id, seen_at, rows, new_rows, missing_rows.
