@@ -240,6 +240,22 @@ def test_a_last_line_without_newline_counts_once_the_file_is_still(watched):
     assert watcher.pending_seconds() is None
 
 
+def test_bytes_appended_to_a_last_row_without_newline_wait_like_an_edit(tmp_path):
+    path = tmp_path / "n.csv"
+    path.write_bytes(b"id\n1")
+    recorder = Recorder()
+    watcher = recorder.watcher(path)
+    recorder.settle(watcher)
+    with open(path, "ab") as stream:
+        stream.write(b"0\n")
+    watcher.check()
+    assert recorder.changes == [], "'10' may be the start of a longer row"
+    with open(path, "ab") as stream:
+        stream.write(b"1\n")
+    recorder.settle(watcher)
+    assert recorder.changes == [([{"id": "10"}], [])]
+
+
 def test_a_quoted_field_left_open_is_held_back_although_the_line_ended(watched):
     path, watcher, recorder = watched
     with open(path, "ab") as stream:

@@ -5,8 +5,9 @@ is read and compared with the last finished version (see :mod:`.csv_diff`).
 
 Only finished states are reported or become a baseline; a writer's intermediate states never are:
 
-- an append whose last record is finished (the new bytes end with a line end outside quotes) is finished at
-  once, and so is a first read that ends that way (an append to nothing);
+- an append of records to a version whose last record was finished, when the new last record is finished too
+  (the bytes end with a line end outside quotes), is finished at once, and so is a first read that ends that
+  way (an append to nothing);
 - any other new state (a last line without its line end, a rewrite, a file that shrank, emptied, went missing
   or cannot be parsed) is finished once it has stayed unchanged for ``quiet_seconds``: a later check finds the
   same stat (device, inode, size, mtime and ctime) and the same bytes. Until then it is pending and the
@@ -175,9 +176,13 @@ class CsvWatcher:
         return None
 
     def _may_be_finished_append(self, data):
-        """True when ``data`` ends with a line end and extends the last version (or there is none): then it is
-        finished at once if its last record is."""
-        return data.endswith(LINE_ENDS) and (self._version is None or data.startswith(self._version.data))
+        """True when ``data`` ends with a line end and only adds records to the last version (there is none, or
+        its last record was finished and ``data`` extends it): then it is finished at once if its own last
+        record is. Bytes appended to an unfinished last record change that row, so they wait like an edit."""
+        if not data.endswith(LINE_ENDS):
+            return False
+        version = self._version
+        return version is None or (version.terminated and data.startswith(version.data))
 
     def _observe(self, key, data, now):
         """Note the state (stat key and bytes) seen now; True once it has stayed the same for the quiet period."""

@@ -1,0 +1,167 @@
+"""The oracle (csv.DictReader), the writers people use, and a watcher driven through them on a test clock.
+
+Used by tests/test_oracle.py (generated files and edits) and tests/test_real_files.py (files nobody here wrote).
+"""
+import csv
+import functools
+import io
+import os
+from collections import Counter
+
+from csv_manager.patterns.csv_watcher_pattern.watcher import QUIET_SECONDS, CsvWatcher
+
+#: How far the test clock moves at each tick during a write: a writer's pauses stay shorter than the quiet
+#: period, so none of its intermediate states may be reported unless it is a finished append.
+TICK_SECONDS = QUIET_SECONDS * 0.4
+
+
+def dictreader_rows(data):
+    """The truth: what csv.DictReader reads from ``data``, opened as the README says (UTF-8, a BOM dropped)."""
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+
+
+def row_set(row):
+    """A hashable form of a DictReader row, equal exactly when the dicts are whatever their key order."""
+    return frozenset((name, tuple(value) if isinstance(value, list) else value) for name, value in row.items())
+
+
+@functools.lru_cache(maxsize=4)
+def row_counts(data):
+    """The header and the multiset of the rows' reprs of ``data`` (cached: an edit's new content is the next
+    one's old). Rows of one header have their keys in one order, so their reprs are equal exactly when the
+    dicts are; a repr hashes once, which makes a 58,788-row file several times faster to compare."""
+    reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline=""))
+    return Counter(map(repr, reader)), reader.fieldnames
+
+
+def expected_change(old, new):
+    """The multiset difference of DictReader rows: (key, new rows, missing rows), the rows as a Counter of
+    ``key(row)``: repr when both versions have the same header, else row_set."""
+    (old_rows, old_header), (new_rows, new_header) = row_counts(old), row_counts(new)
+    if old_header == new_header:
+        return repr, new_rows - old_rows, old_rows - new_rows
+    old_rows, new_rows = Counter(map(row_set, dictreader_rows(old))), Counter(map(row_set, dictreader_rows(new)))
+    return row_set, new_rows - old_rows, old_rows - new_rows
+
+
+class Clock:
+    """A monotonic clock that moves only when told."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += seconds
+
+
+class Watched:
+    """A CsvWatcher of ``path`` on a test clock, collecting the rows it reports."""
+
+    def __init__(self, path, restored=None):
+        self.clock = Clock()
+        self.new, self.missing = [], []
+        self.baselines = []
+        self.watcher = CsvWatcher(str(path), 1, on_started=lambda watcher: None, on_baseline=self._baseline,
+                                  on_change=self._change, clock=self.clock)
+        if restored is not None:
+            self.watcher.restore(restored)
+        self.content = restored
+
+    def tick(self):
+        """One check, then time passes (less than the quiet period)."""
+        self.watcher.check()
+        self.clock.advance(TICK_SECONDS)
+
+    def settle(self):
+        """Check, let the quiet period pass with the file unchanged, check again: the write is over."""
+        self.watcher.check()
+        self.clock.advance(QUIET_SECONDS)
+        self.watcher.check()
+
+    def take(self):
+        """(new, missing) reported since the last take."""
+        reported = self.new, self.missing
+        self.new, self.missing = [], []
+        return reported
+
+    def _baseline(self, watcher, content):
+        self.baselines.append(content)
+        self.content = content
+
+    def _change(self, watcher, change, content):
+        self.new.extend(change.new_rows)
+        self.missing.extend(change.missing_rows)
+        self.content = content
+
+
+def in_place(path, old, new, tick):
+    """Rewrite the file's bytes in place with one write (an editor saving, ``cp`` over it)."""
+    with open(path, "r+b") as stream:
+        stream.write(new)
+        stream.truncate()
+
+
+def atomic(path, old, new, tick):
+    """Write a temporary file and rename it over the file (``sed -i``, most editors and exporters)."""
+    temporary = "%s.tmp" % path
+    with open(temporary, "wb") as stream:
+        stream.write(new)
+    os.replace(temporary, path)
+
+
+def appending(path, old, new, tick):
+    """Append the new bytes (``cat >>``, a logger); other edits are written in place."""
+    if not new.startswith(old):
+        return in_place(path, old, new, tick)
+    with open(path, "ab") as stream:
+        stream.write(new[len(old):])
+
+
+def slow_rewrite(path, old, new, tick):
+    """Truncate, then write the new content in five chunks with a tick between each."""
+    with open(path, "wb") as stream:
+        stream.flush()
+        tick()
+        step = max(1, -(-len(new) // 5))
+        for start in range(0, len(new), step):
+            stream.write(new[start:start + step])
+            stream.flush()
+            tick()
+
+
+def two_halves(path, old, new, tick):
+    """Append the new bytes in two halves, with ticks between them: the first half ends after the first line end
+    of the new bytes (inside quotes, if a quoted field holds one), or in the middle if there is none. Other edits
+    are written in place."""
+    if not new.startswith(old) or len(new) - len(old) < 2:
+        return in_place(path, old, new, tick)
+    line_ends = [offset for offset in (new.find(b"\n", len(old)), new.find(b"\r", len(old))) if offset >= 0]
+    middle = min(line_ends) + 1 if line_ends else len(old) + (len(new) - len(old)) // 2
+    if middle >= len(new):
+        middle = len(old) + (len(new) - len(old)) // 2
+    with open(path, "ab") as stream:
+        stream.write(new[len(old):middle])
+        stream.flush()
+        tick()
+        tick()
+        stream.write(new[middle:])
+
+
+WRITERS = {writer.__name__: writer for writer in (in_place, atomic, appending, slow_rewrite, two_halves)}
+
+
+def check_edit(watched, path, old, new, writer):
+    """Write ``new`` over ``old`` with ``writer`` while the watcher ticks, let it settle, and assert that what it
+    reported is exactly the DictReader difference and that it now holds ``new``."""
+    writer(path, old, new, watched.tick)
+    watched.tick()
+    watched.settle()
+    key, expected_new, expected_missing = expected_change(old, new)
+    new_rows, missing_rows = (Counter(map(key, rows)) for rows in watched.take())
+    assert (new_rows, missing_rows) == (expected_new, expected_missing), (
+        "%s of %r to %r reported new %r and missing %r" % (writer.__name__, old, new, new_rows, missing_rows))
+    assert watched.watcher.rows == sum(row_counts(new)[0].values())
+    assert watched.content == new
