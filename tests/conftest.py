@@ -140,6 +140,25 @@ class Running:
         raise AssertionError("no %s line containing %r within %s s; read: %r" % (stream, text, timeout,
                                                                                  self.seen[stream]))
 
+    def expect_all(self, texts, timeout=30, stream="stdout"):
+        """Wait until, for each of ``texts``, a line containing it has arrived on ``stream`` (in any order)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            missing = [text for text in texts if not any(text in line for line in self.seen[stream])]
+            if not missing:
+                return
+            self.expect(missing[0], max(0.0, deadline - time.monotonic()), stream)
+
+    def finish(self, timeout=30):
+        """Stop with SIGTERM and read ``stdout`` to its end; returns the exit code."""
+        exit_code = self.stop(timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            line = self.stdout.get(timeout=max(0.0, deadline - time.monotonic()))
+            if line is None:
+                return exit_code
+            self.seen["stdout"].append(line)
+
     def drain(self, stream="stdout"):
         """The lines that arrived on ``stream`` and were not read yet (without waiting)."""
         lines = getattr(self, stream)
