@@ -28,7 +28,7 @@ setup(
     ],
     extras_require={
         "postgres": ["psycopg[binary]>=3.1"],
-        "test": ["pytest>=8", "pytest-timeout>=2.3"],
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "pytest-xdist>=3.5", "hypothesis>=6.100"],
     },
     entry_points={
         "console_scripts": ["csv_manager = csv_manager.applications.csv_manager_app:start_app"],
