@@ -22,10 +22,10 @@ pytestmark = pytest.mark.timeout(600)
 
 #: Characters that make CSV hard: separators, quotes, every line break csv knows and those it does not, a BOM.
 AWKWARD = ',"\n\r \t\u2028\u2029\x85\x0b\x0c\x1c\x1e\ufeff'
-cells = st.text(alphabet=st.sampled_from("ab1é€😀" + AWKWARD), max_size=6)
-rows = st.lists(cells, min_size=1, max_size=4)
+#: Without quotes and CR: files made only of these take the diff's fast path for plain text.
+PLAIN = ",\n \t\u2028\x85\x0c\ufeff"
 #: Lines as a careless writer makes them: unquoted text with stray quotes, or nothing (a blank line).
-raw_lines = st.text(alphabet=st.sampled_from('ab,"\t\ufeff '), max_size=8)
+RAW = 'ab,"\t\ufeff '
 line_ends = st.sampled_from(["\n", "\r\n", "\r"])
 
 
@@ -40,24 +40,29 @@ def tiny_boundaries():
 
 
 @st.composite
-def records(draw, line_end):
-    """One record's text with its line end: a row written by csv.writer, or a raw or blank line."""
+def records(draw, line_end, plain):
+    """One record's text with its line end: a row written by csv.writer, or a raw or blank line. ``plain``
+    records hold no quote or CR (csv.writer quotes a field with a newline, so those have none either)."""
     if draw(st.integers(0, 9)) < 8:
+        awkward = PLAIN.replace("\n", "") if plain else AWKWARD
+        cells = st.text(alphabet=st.sampled_from("ab1é€😀" + awkward), max_size=6)
         stream = io.StringIO(newline="")
-        csv.writer(stream, lineterminator=line_end).writerow(draw(rows))
-        return stream.getvalue()
-    return draw(raw_lines) + line_end
+        csv.writer(stream, lineterminator=line_end).writerow(draw(st.lists(cells, min_size=1, max_size=4)))
+        if not plain or '"' not in stream.getvalue():
+            return stream.getvalue()
+    return draw(st.text(alphabet=st.sampled_from(RAW.replace('"', "") if plain else RAW), max_size=8)) + line_end
 
 
 @st.composite
-def csv_files(draw):
+def csv_files(draw, plain=None):
     """A whole non-empty file: optional BOM, a header, rows (some repeated), any line end, final newline or
-    not."""
-    line_end = draw(line_ends)
-    body = draw(st.lists(records(line_end), max_size=8))
+    not; a third of them plain (no quote, no CR)."""
+    plain = draw(st.integers(0, 2)) == 0 if plain is None else plain
+    line_end = "\n" if plain else draw(line_ends)
+    body = draw(st.lists(records(line_end, plain), max_size=8))
     if body and draw(st.booleans()):
         body += draw(st.lists(st.sampled_from(body), max_size=3))
-    text = draw(records(line_end)) + "".join(body)
+    text = draw(records(line_end, plain)) + "".join(body)
     if text.endswith(line_end) and draw(st.booleans()):
         text = text[:-len(line_end)]
     # An empty file is not a state but a gap (README: "How watching works"); tests of it are in test_watcher.py.
@@ -67,25 +72,26 @@ def csv_files(draw):
 @st.composite
 def edits(draw, content):
     """New content for ``content``: rows or copies of its lines appended, a line removed, replaced or repeated,
-    or a new file."""
-    line_end = draw(line_ends)
+    or a new file. Edits of a plain file stay plain, mostly."""
+    plain = all(character not in content for character in '"\r') and draw(st.integers(0, 9)) > 0
+    line_end = "\n" if plain else draw(line_ends)
     lines = content.splitlines(True)
     kind = draw(st.sampled_from(["append", "append copies", "remove", "replace", "repeat", "insert", "new file"]))
     if kind == "append" or len(lines) < 2:
-        return content + "".join(draw(st.lists(records(line_end), min_size=1, max_size=3)))
+        return content + "".join(draw(st.lists(records(line_end, plain), min_size=1, max_size=3)))
     if kind == "append copies":
         return content + "".join(draw(st.lists(st.sampled_from(lines + [line_end]), min_size=1, max_size=3)))
     if kind == "new file":
-        return draw(csv_files())
+        return draw(csv_files(plain))
     index = draw(st.integers(1, len(lines) - 1))
     if kind == "remove":
         del lines[index]
     elif kind == "replace":
-        lines[index] = draw(records(line_end))
+        lines[index] = draw(records(line_end, plain))
     elif kind == "repeat":
         lines.insert(draw(st.integers(1, len(lines))), lines[index])
     else:
-        lines.insert(index, draw(records(line_end)))
+        lines.insert(index, draw(records(line_end, plain)))
     return "".join(lines)
 
 

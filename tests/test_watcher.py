@@ -7,19 +7,7 @@ import pytest
 
 from csv_manager.patterns.csv_watcher_pattern import watcher as watcher_module
 from csv_manager.patterns.csv_watcher_pattern.watcher import QUIET_SECONDS, CsvWatcher
-
-
-class Clock:
-    """A monotonic clock that moves only when told."""
-
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds):
-        self.now += seconds
+from oracle import Clock
 
 
 class Recorder:
@@ -59,6 +47,11 @@ def watched(tmp_path, monkeypatch):
     watcher = recorder.watcher(path)
     watcher.check()
     return path, watcher, recorder
+
+
+def append(path, data):
+    with open(path, "ab") as stream:
+        stream.write(data)
 
 
 def warnings_of(caplog):
@@ -134,8 +127,7 @@ def test_replaced_by_rename(watched):
 
 def test_an_append_of_finished_rows_is_reported_at_once(watched):
     path, watcher, recorder = watched
-    with open(path, "ab") as stream:
-        stream.write(b"3,c\n4,d\n")
+    append(path, b"3,c\n4,d\n")
     watcher.check()
     assert recorder.changes == [([{"id": "3", "name": "c"}, {"id": "4", "name": "d"}], [])]
 
@@ -215,22 +207,19 @@ def test_a_half_written_header_is_never_a_baseline(watched, caplog):
 
 def test_a_half_written_line_is_held_back_until_it_ends(watched):
     path, watcher, recorder = watched
-    with open(path, "ab") as stream:
-        stream.write(b"3,ha")
+    append(path, b"3,ha")
     watcher.check()
     recorder.clock.advance(QUIET_SECONDS * 0.9)
     watcher.check()
     assert recorder.changes == []
-    with open(path, "ab") as stream:
-        stream.write(b"lf\n")
+    append(path, b"lf\n")
     watcher.check()
     assert recorder.changes == [([{"id": "3", "name": "half"}], [])]
 
 
 def test_a_last_line_without_newline_counts_once_the_file_is_still(watched):
     path, watcher, recorder = watched
-    with open(path, "ab") as stream:
-        stream.write(b"3,c")
+    append(path, b"3,c")
     watcher.check()
     assert recorder.changes == []
     assert watcher.pending_seconds() == QUIET_SECONDS
@@ -246,24 +235,20 @@ def test_bytes_appended_to_a_last_row_without_newline_wait_like_an_edit(tmp_path
     recorder = Recorder()
     watcher = recorder.watcher(path)
     recorder.settle(watcher)
-    with open(path, "ab") as stream:
-        stream.write(b"0\n")
+    append(path, b"0\n")
     watcher.check()
     assert recorder.changes == [], "'10' may be the start of a longer row"
-    with open(path, "ab") as stream:
-        stream.write(b"1\n")
+    append(path, b"1\n")
     recorder.settle(watcher)
     assert recorder.changes == [([{"id": "10"}], [])]
 
 
 def test_a_quoted_field_left_open_is_held_back_although_the_line_ended(watched):
     path, watcher, recorder = watched
-    with open(path, "ab") as stream:
-        stream.write(b'3,"first line\n')
+    append(path, b'3,"first line\n')
     watcher.check()
     assert recorder.changes == []
-    with open(path, "ab") as stream:
-        stream.write(b'second line"\n')
+    append(path, b'second line"\n')
     watcher.check()
     assert recorder.changes == [([{"id": "3", "name": "first line\nsecond line"}], [])]
 
@@ -329,21 +314,13 @@ def test_a_restored_watcher_reports_what_changed_since_and_takes_no_baseline(tmp
     assert recorder.changes == [([{"id": "3", "name": "c"}], [{"id": "2", "name": "b"}])]
 
 
-def test_a_restored_watcher_of_an_unchanged_file_only_announces_itself(tmp_path):
+@pytest.mark.parametrize("content, rows", [(b"id\n1\n", 1), (b"id\n1\n2\n3", 3)],
+                         ids=["final-newline", "no-final-newline"])
+def test_a_restored_watcher_of_an_unchanged_file_only_announces_itself(tmp_path, content, rows):
     path = tmp_path / "u.csv"
-    path.write_bytes(b"id\n1\n")
+    path.write_bytes(content)
     recorder = Recorder()
     watcher = recorder.watcher(path)
-    watcher.restore(b"id\n1\n")
+    watcher.restore(content)
     watcher.check()
-    assert (recorder.started, recorder.baselines, recorder.changes) == ([1], [], [])
-
-
-def test_a_restart_reports_nothing_for_an_unchanged_file_without_final_newline(tmp_path):
-    path = tmp_path / "n.csv"
-    path.write_bytes(b"id\n1\n2\n3")
-    recorder = Recorder()
-    watcher = recorder.watcher(path)
-    watcher.restore(b"id\n1\n2\n3")
-    watcher.check()
-    assert (recorder.started, recorder.baselines, recorder.changes) == ([3], [], [])
+    assert (recorder.started, recorder.baselines, recorder.changes) == ([rows], [], [])
