@@ -33,10 +33,13 @@ line_ends = st.sampled_from(["\n", "\r\n", "\r"])
 def tiny_boundaries():
     """Chunks of 8 bytes, a checkpoint every 4 bytes and blocks of 2 (module-scoped: Hypothesis runs many
     examples in one test call)."""
-    saved = csv_diff.CHUNK, csv_diff.CHECKPOINT_BYTES, csv_diff.BLOCK
-    csv_diff.CHUNK, csv_diff.CHECKPOINT_BYTES, csv_diff.BLOCK = 8, 4, 2
+    names = ("CHUNK", "PLAIN_CHUNK", "CHECKPOINT_BYTES", "BLOCK")
+    saved = [getattr(csv_diff, name) for name in names]
+    for name, size in zip(names, (8, 8, 4, 2)):
+        setattr(csv_diff, name, size)
     yield
-    csv_diff.CHUNK, csv_diff.CHECKPOINT_BYTES, csv_diff.BLOCK = saved
+    for name, size in zip(names, saved):
+        setattr(csv_diff, name, size)
 
 
 @st.composite

@@ -125,3 +125,23 @@ def test_stops_cleanly_on_sigterm_and_sigint(watching, signum, exit_code):
     assert watching.stop(signum, timeout=10) == exit_code
     errors = watching.drain("stderr")
     assert not any("Traceback" in line for line in errors), errors
+
+
+def test_a_file_without_final_newline_reports_one_change_and_restarts_quietly(cli, home, tmp_path, running):
+    path = tmp_path / "exported.csv"
+    path.write_bytes(b"id,name\n1,Ada\n2,Grace\n3,Linus\n4,Ken\n5,Barbara\n6,Guido")
+    cli("csv_watcher_add", path, "-i", "1")
+    first = running()
+    first.expect("watching %s (6 rows, every 1 s)" % path)
+    replacement = tmp_path / "exported.tmp"
+    replacement.write_bytes(b"id,name\n1,Ada\n3,Linus\n4,Ken\n5,Barbara\n6,Guido")
+    os.replace(replacement, path)
+    first.expect("%s is missing row: {'id': '2', 'name': 'Grace'}" % path)
+    assert first.finish() == 0
+    assert [line for line in first.seen["stdout"] if "row:" in line] == [
+        "%s is missing row: {'id': '2', 'name': 'Grace'}" % path]
+
+    second = running()
+    second.expect("watching %s (5 rows, every 1 s)" % path)
+    assert second.finish() == 0
+    assert [line for line in second.seen["stdout"] if "row:" in line] == []

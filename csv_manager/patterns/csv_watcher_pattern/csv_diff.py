@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 #: Bytes decoded and handed to csv.reader at a time (rounded up to the end of a line).
 CHUNK = 1 << 16
+#: Bytes of plain text (see _plain) counted at a time by read().
+PLAIN_CHUNK = 1 << 20
 #: Distance between two remembered record starts: a diff parses about this much before a change.
 CHECKPOINT_BYTES = 1 << 16
 #: Bytes compared at a time when looking for the common prefix and suffix.
@@ -95,10 +97,9 @@ def read(data):
     if header is None:
         return Version(data, header, body, 0, terminated, [body])
     if _plain(data, body, len(data)):
-        records = data[body:].split(NEWLINE)
-        if max(map(len, records)) <= csv.field_size_limit():
-            data[body:].decode("utf-8")
-            return Version(data, header, body, _count(records), terminated, _line_checkpoints(data, [body]))
+        rows = _count_plain(data, body)
+        if rows is not None:
+            return Version(data, header, body, rows, terminated, _line_checkpoints(data, [body]))
     side = _Side(data, body, [body], keep_rows=False, cut=cut)
     side.run(0)
     return Version(data, header, body, side.count, side.terminated, side.checkpoints)
@@ -138,8 +139,7 @@ def diff(old, data):
     terminated = new_side.terminated if new_side.left == 0 else old.terminated
     version = Version(data, new_header, new_body, old.rows - old_side.count + new_side.count, terminated,
                       _shifted(old, data, new_side.checkpoints, old_side.position))
-    by_dict = len(set(old.header)) < len(old.header)
-    new_rows, missing_rows = _difference(old.header, old_side.rows, new_header, new_side.rows, by_dict)
+    new_rows, missing_rows = _changed_rows(old.header, old_side.rows, new_side.rows)
     return Change(new_rows, missing_rows, version.rows, patch), version
 
 
@@ -165,11 +165,17 @@ def _diff_plain(old, data, new_body, old_start, new_start, distance, checkpoints
     terminated = (data.endswith(LINE_ENDS) and not cut) if distance == 0 else old.terminated
     version = Version(data, old.header, new_body, old.rows - _count(old_records) + _count(new_records),
                       terminated, _shifted(old, data, _line_checkpoints(data, checkpoints, new_end), old_end))
-    appeared, vanished = _difference(None, old_records, None, new_records, False, rows=False)
-    by_dict = len(set(old.header)) < len(old.header)
-    new_rows, missing_rows = _difference(old.header, _parse_lines(vanished), old.header, _parse_lines(appeared),
-                                         by_dict)
+    new_rows, missing_rows = _changed_rows(old.header, old_records, new_records)
     return Change(new_rows, missing_rows, version.rows, patch), version
+
+
+def _changed_rows(header, old_records, new_records):
+    """The rows only in ``new_records`` and only in ``old_records`` (raw records, both read with ``header``), as
+    dicts in file order. The raw bytes are compared first, at C speed; only the records that differ are parsed
+    and compared again, so a row that was merely re-quoted, or got another line end, is no change."""
+    appeared, vanished = _difference(None, old_records, None, new_records, False, rows=False)
+    by_dict = len(set(header)) < len(header)
+    return _difference(header, _parse(vanished), header, _parse(appeared), by_dict)
 
 
 def _plain(data, start, end):
@@ -177,14 +183,34 @@ def _plain(data, start, end):
     return all(data.find(byte, start, end) < 0 for byte in (b'"', b"\r", b"\0"))
 
 
+def _count_plain(data, start):
+    """The rows of plain ``data`` from ``start``, checked to be UTF-8 a megabyte at a time (a file-sized copy
+    would double the memory a large file costs); None if a line is too long to be sure that no field is over
+    csv.field_size_limit() (then csv.reader must decide)."""
+    rows, limit = 0, csv.field_size_limit()
+    while start < len(data):
+        stop = _line_end_after(data, start + PLAIN_CHUNK)
+        lines = data[start:stop].split(NEWLINE)
+        if max(map(len, lines)) > limit:
+            return None
+        data[start:stop].decode("utf-8")
+        rows += _count(lines)
+        start = stop
+    return rows
+
+
 def _count(records):
     """The rows among raw records: all but the blank ones."""
     return len(records) - records.count(b"")
 
 
-def _parse_lines(lines):
-    """The fields of plain lines (no quote, CR or NUL), blank ones left out."""
-    return list(csv.reader(line.decode("utf-8") for line in lines if line))
+def _parse(records):
+    """The fields of raw records, each parsed on its own (a record read from its start parses as it did in its
+    file), blank ones left out."""
+    rows = []
+    for record in records:
+        rows.extend(csv.reader(io.StringIO(record.decode("utf-8"), newline="")))
+    return [row for row in rows if row]
 
 
 def _line_checkpoints(data, checkpoints, end=None):
@@ -214,7 +240,8 @@ def _diff_all(old, data, new_header, new_body, cut, patch):
     old_side.run(0)
     new_side.run(0)
     version = Version(data, new_header, new_body, new_side.count, new_side.terminated, new_side.checkpoints)
-    new_rows, missing_rows = _difference(old.header or [], old_side.rows, new_header or [], new_side.rows, True)
+    new_rows, missing_rows = _difference(old.header or [], _parse(old_side.rows), new_header or [],
+                                         _parse(new_side.rows), True)
     return Change(new_rows, missing_rows, version.rows, patch), version
 
 
@@ -254,8 +281,8 @@ class _Reader:
 
 
 class _Side:
-    """One version being parsed from the record start ``start``: where it stands, its rows (as lists of
-    fields, if ``keep_rows``) and their count, whether its last record is finished (``cut``: the header was
+    """One version being parsed from the record start ``start``: where it stands, its rows (as raw records,
+    if ``keep_rows``) and their count, whether its last record is finished (``cut``: the header was
     already cut off inside quotes) and the checkpoints passed, appended to ``checkpoints``."""
 
     def __init__(self, data, start, checkpoints, keep_rows=True, cut=False):
@@ -277,22 +304,23 @@ class _Side:
         stop = len(self.data) - left
         if self.position >= stop:
             return
-        rows, checkpoints, count = self.rows, self.checkpoints, self.count
+        data, rows, checkpoints, count = self.data, self.rows, self.checkpoints, self.count
         last = checkpoints[-1]
-        end = len(self.data)
+        start = end = self.position
         for end, fields in self._records:
             if fields:
                 count += 1
                 if rows is not None:
-                    rows.append(fields)
+                    rows.append(data[start:end])
+            start = end
             if end - last >= CHECKPOINT_BYTES:
                 checkpoints.append(end)
                 last = end
             if end >= stop:
                 break
         else:
-            end = len(self.data)
-        if end == len(self.data) and self._reader.exhausted:
+            end = len(data)
+        if end == len(data) and self._reader.exhausted:
             self.terminated = False
         self.position, self.count = end, count
 
