@@ -1,6 +1,7 @@
 """The csv_manager application: a groundwork App built from configuration.py, its plugins and its CLI."""
 import logging
 import os
+import stat
 import sys
 
 import click
@@ -14,6 +15,10 @@ from csv_manager.plugins import CsvWatcherDbPlugin
 
 CONFIGURATION_FILE = os.path.join(os.path.dirname(__file__), "configuration.py")
 VERBOSE_FLAGS = ("-v", "--verbose")
+#: What csv_manager makes in APP_PATH: the databases with their journals, and the log with its backups.
+OWN_FILES = ("watcher_db.db", "history_db.db", "csv_manager.log")
+#: Owner only: the history database holds a copy of every watched file.
+PRIVATE_UMASK = 0o077
 
 
 class CsvManagerApp:
@@ -24,10 +29,14 @@ class CsvManagerApp:
 
     def __init__(self, verbose=False):
         config = ConfigManager().load([CONFIGURATION_FILE])
-        _prepare_app_path(config.APP_PATH)
+        opened = _prepare_app_path(config.APP_PATH)
         self.app = App([CONFIGURATION_FILE], strict=True)
         if verbose:
             _console_handler().setLevel(logging.INFO)
+        if opened:
+            logging.getLogger(__name__).warning(
+                "Made %s private: %d of its entries were readable or writable by others, now only by their owner"
+                % (config.APP_PATH, len(opened)))
         if not self.app.plugins.classes.exist(CsvWatcherDbPlugin.__name__):
             # Entry points register the plugin when the package is installed; a source checkout has none.
             self.app.plugins.classes.register([CsvWatcherDbPlugin])
@@ -57,6 +66,9 @@ class CsvManagerApp:
 def start_app(args=None):
     """Console entry point: ``csv_manager [-v] COMMAND ...``."""
     args = sys.argv[1:] if args is None else args
+    # Whatever the user's umask, everything the app creates is its owner's only: folders 0700, files 0600,
+    # SQLite's -wal and -shm files and the log's backups included.
+    os.umask(PRIVATE_UMASK)
     try:
         csv_manager_app = CsvManagerApp(verbose=_wants_verbose(args))
     except CsvManagerError as error:
@@ -79,13 +91,31 @@ def _wants_verbose(args):
 
 
 def _prepare_app_path(path):
-    """Create APP_PATH if needed and make sure we can write into it (the database and log live there)."""
+    """Create APP_PATH if needed (owner only) and make sure we can write into it (the databases and log live
+    there). Returns what was more open than that and has been tightened (left by an earlier version)."""
     try:
-        os.makedirs(path, exist_ok=True)
+        os.makedirs(path, mode=0o700, exist_ok=True)
     except OSError as error:
         raise CsvManagerError("Cannot create the application folder %s: %s" % (path, error.strerror))
     if not os.access(path, os.W_OK | os.X_OK):
         raise CsvManagerError("Cannot write to the application folder %s" % path)
+    return _make_private(path)
+
+
+def _make_private(path):
+    """Remove group and other permissions from APP_PATH and the files csv_manager made in it; returns the paths
+    that had some. Others' files in the folder are left alone."""
+    entries = [path] + [os.path.join(path, name) for name in sorted(os.listdir(path)) if name.startswith(OWN_FILES)]
+    opened = []
+    for entry in entries:
+        try:
+            mode = stat.S_IMODE(os.lstat(entry).st_mode)
+            if mode & PRIVATE_UMASK and not os.path.islink(entry):
+                os.chmod(entry, mode & ~PRIVATE_UMASK)
+                opened.append(entry)
+        except OSError:
+            continue  # a journal file that SQLite removed meanwhile, or one we may not change: not ours to fix
+    return opened
 
 
 def _console_handler():
