@@ -75,9 +75,15 @@ def create_tables(database):
 
 
 def prepare_tables(database, models):
-    """Create the tables of ``models`` where missing, check that existing ones are ours, then use WAL."""
+    """Create the tables of ``models`` where missing, check that existing ones are ours, then use WAL.
+
+    Only a missing table leads to a writing transaction: every command starts here, and one that merely reads
+    must not queue behind another process's write.
+    """
     try:
-        create_tables(database)
+        inspector = inspect(database.engine)
+        if not all(inspector.has_table(model.__table__.name) for model in models):
+            create_tables(database)
         for model in models:
             check_schema(database.engine, model.__table__)
         use_wal_journal(database.engine)
@@ -93,7 +99,10 @@ def use_wal_journal(engine):
     if engine.dialect.name == "sqlite":
         connection = engine.raw_connection()  # outside any transaction, as the pragma requires
         try:
-            connection.cursor().execute("PRAGMA journal_mode = WAL")
+            cursor = connection.cursor()
+            # Reading the mode takes no lock; switching it does, so that happens once, not on every command.
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
         finally:
             connection.close()
 
