@@ -16,6 +16,8 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from csv_manager.errors import CsvManagerError
 
 SQLITE_BUSY_TIMEOUT_MS = 30000
+#: Bytes a SQLite write-ahead log is truncated to after a checkpoint.
+WAL_SIZE_LIMIT = 1 << 20
 #: Execution option that marks a connection's transactions as writing (see configure_engine).
 WRITES = {"csv_manager_writes": True}
 
@@ -26,6 +28,14 @@ def describe(url):
     if url.get_backend_name() == "sqlite":
         return url.database or ":memory:"
     return url.render_as_string(hide_password=True)
+
+
+def sqlite_file(url):
+    """The file of a SQLite URL, None for other backends and in-memory databases."""
+    url = make_url(url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        return url.database
+    return None
 
 
 def check_url(url):
@@ -48,6 +58,12 @@ def configure_engine(engine):
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA busy_timeout = %d" % SQLITE_BUSY_TIMEOUT_MS)
+        # For a new database only (on an existing one it would take the write lock and change nothing): then
+        # return_free_pages() can give back the pages that rewriting a large history snapshot frees.
+        if cursor.execute("PRAGMA page_count").fetchone()[0] == 0:
+            cursor.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        # The write-ahead log keeps the size of its largest write unless told to shrink back after a checkpoint.
+        cursor.execute("PRAGMA journal_size_limit = %d" % WAL_SIZE_LIMIT)
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -119,6 +135,24 @@ def check_schema(engine, table):
         raise CsvManagerError(
             "Database %s has a table %r with columns %s, expected %s; it was not made by csv_manager "
             "and was left unchanged." % (describe(engine.url), table.name, sorted(found), sorted(expected)))
+
+
+def return_free_pages(engine):
+    """Give the free pages of a SQLite database back to the file system, if a write freed some (a rewritten
+    history snapshot): vacuum them away (for databases made with incremental auto-vacuum), then fold the
+    write-ahead log into the database and truncate it, since the log keeps the size of its largest write.
+
+    Outside any transaction: sqlite3's executescript is the only call that runs the vacuum to its end (execute
+    frees one page per call). A no-op for other backends.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    connection = engine.raw_connection()
+    try:
+        if connection.cursor().execute("PRAGMA freelist_count").fetchone()[0]:
+            connection.driver_connection.executescript("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        connection.close()
 
 
 def database_error(url, error):

@@ -1,6 +1,7 @@
 """The change history: what changed while nobody watched, what a killed run had printed, purging, output."""
 import json
 import logging
+import os
 import signal
 import time
 
@@ -9,6 +10,7 @@ from sqlalchemy import inspect
 
 from conftest import run
 from csv_manager.applications import CsvManagerApp
+from csv_manager.database import WAL_SIZE_LIMIT
 from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff, read
 from csv_manager.plugins.csv_watcher_db_plugin.history import History
 
@@ -174,3 +176,28 @@ def test_a_failed_history_write_is_reported_once_and_retried_until_it_succeeds(h
     assert len([message for message in caplog.messages if "Cannot write" in message]) == 1
     assert "The change history can be written again" in caplog.messages
     assert "csv_history_rows" in inspect(history.db.engine).get_table_names()
+
+
+def stored_bytes(history):
+    """What the history database must hold: its snapshots, patches and rows, in bytes."""
+    with history.db.engine.connect() as connection:
+        return sum(connection.exec_driver_sql(sql).scalar() or 0 for sql in (
+            "SELECT sum(length(snapshot)) FROM csv_history_files",
+            "SELECT sum(length(patch)) FROM csv_history_versions",
+            "SELECT sum(length(row)) FROM csv_history_rows"))
+
+
+def test_rewritten_snapshots_do_not_leave_the_database_growing(history, home):
+    lines = [b"%d,name %d,%d\n" % (number, number, number * 7919 % 10007) for number in range(40000)]
+    content = b"id,name,value\n" + b"".join(lines)
+    history.record_baseline("/data/rewritten.csv", 40000, content)
+    for number in range(20):
+        # Both ends change: the patch spans the file, so the snapshot is rewritten every time or two.
+        new = content.replace(b"\n0,", b"\n0%d," % number, 1)[:-5] + b"%05d\n" % number
+        record(history, "/data/rewritten.csv", content, new)
+        content = new
+    history.stop()
+    with history.db.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT snapshot_version FROM csv_history_files").scalar() >= 10
+    assert os.path.getsize(home / "history_db.db") <= 1.2 * stored_bytes(history) + 64 * 1024
+    assert os.path.getsize(home / "history_db.db-wal") <= WAL_SIZE_LIMIT

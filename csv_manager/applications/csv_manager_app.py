@@ -11,14 +11,13 @@ from groundwork.exceptions import PluginNotActivatableException
 
 import csv_manager
 from csv_manager.errors import CsvManagerError
+from csv_manager.files import PRIVATE_UMASK, create_private
 from csv_manager.plugins import CsvWatcherDbPlugin
 
 CONFIGURATION_FILE = os.path.join(os.path.dirname(__file__), "configuration.py")
 VERBOSE_FLAGS = ("-v", "--verbose")
 #: What csv_manager makes in APP_PATH: the databases with their journals, and the log with its backups.
 OWN_FILES = ("watcher_db.db", "history_db.db", "csv_manager.log")
-#: Owner only: the history database holds a copy of every watched file.
-PRIVATE_UMASK = 0o077
 
 
 class CsvManagerApp:
@@ -30,6 +29,7 @@ class CsvManagerApp:
     def __init__(self, verbose=False):
         config = ConfigManager().load([CONFIGURATION_FILE])
         opened = _prepare_app_path(config.APP_PATH)
+        create_private(config.GROUNDWORK_LOGGING["handlers"]["file"]["filename"])
         self.app = App([CONFIGURATION_FILE], strict=True)
         if verbose:
             _console_handler().setLevel(logging.INFO)

@@ -17,8 +17,9 @@ from sqlalchemy import Column, Integer, String
 from sqlalchemy.exc import IntegrityError
 
 from csv_manager.compat import register_database, register_model
-from csv_manager.database import check_url, configure_engine, prepare_tables, transaction
+from csv_manager.database import check_url, configure_engine, prepare_tables, sqlite_file, transaction
 from csv_manager.errors import CsvManagerError
+from csv_manager.files import create_private
 from csv_manager.patterns import CsvWatcherPattern
 from csv_manager.patterns.csv_watcher_pattern.watcher import QUIET_SECONDS
 from csv_manager.plugins.csv_watcher_db_plugin.csv_file_path import check_watchable, normalise
@@ -114,6 +115,9 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         """Register the database configured by the PREFIX_DATABASE_* settings, set up for concurrent use."""
         url = self.app.config.get("%s_DATABASE_CONNECTION" % prefix)
         check_url(url)
+        database_file = sqlite_file(url)
+        if database_file is not None:
+            create_private(database_file)
         database = register_database(self, self.app.config.get("%s_DATABASE_NAME" % prefix),
                                      url, self.app.config.get("%s_DATABASE_DESCRIPTION" % prefix))
         configure_engine(database.engine)

@@ -26,7 +26,7 @@ import zlib
 
 from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Integer, LargeBinary, String, Text, func
 
-from csv_manager.database import transaction
+from csv_manager.database import return_free_pages, transaction
 from csv_manager.patterns.csv_watcher_pattern.csv_diff import Patch
 
 RETRY_SECONDS = 1
@@ -177,7 +177,8 @@ class History:
             session.query(self.Row).filter(self.Row.version_id.in_(version_ids)).delete(synchronize_session=False)
             session.query(self.Version).filter_by(file_id=history.id).delete(synchronize_session=False)
             session.delete(history)
-            return True
+        self._return_free_pages()
+        return True
 
     def _write_all(self):
         while True:
@@ -212,7 +213,16 @@ class History:
             self._problem = None
         if recorded is not None:
             self._on_recorded(*recorded)
+        self._return_free_pages()
         return True
+
+    def _return_free_pages(self):
+        """Shrink the file after a write that freed pages (a rewritten snapshot). The write is committed
+        already, so a failure here only means the pages stay free for the next writes to reuse."""
+        try:
+            return_free_pages(self.db.engine)
+        except Exception as error:
+            self.log.debug("Could not return the history database's free pages: %s", error)
 
     def _write_baseline(self, session, csv_file, rows, content):
         history = session.query(self.File).filter_by(csv_file=csv_file).first()
