@@ -106,7 +106,7 @@ def test_watchers_survive_a_restart_of_the_app(cli, store, tmp_path):
                                           for number, path in enumerate(files)]
 
 
-def test_a_watcher_whose_file_is_gone_is_logged_skipped_and_still_listed(cli, store, csv_file, tmp_path):
+def test_a_watched_file_that_is_gone_is_listed_with_a_note_and_troubles_no_command(cli, store, csv_file, tmp_path):
     other = tmp_path / "other.csv"
     other.write_text("a\n")
     cli("csv_watcher_add", csv_file)
@@ -115,8 +115,12 @@ def test_a_watcher_whose_file_is_gone_is_logged_skipped_and_still_listed(cli, st
     listed = run("csv_watcher_list")
     assert listed.returncode == 0
     assert listed.stdout.splitlines() == ["file: %s - interval: 10" % csv_file, "file: %s - interval: 10" % other]
-    assert "Couldn't activate watcher for %s: No such file" % csv_file in listed.stderr
-    assert "Traceback" not in listed.stderr
+    assert listed.stderr == "Note: 1 watched file not found: %s\n" % csv_file
+    assert run("csv_watcher_list", "--json").stderr == listed.stderr
+    for args in (["--help"], ["--version"], ["csv_history", other]):
+        assert csv_file.name not in run(*args).stderr, args
+    deleted = run("csv_watcher_delete", csv_file)
+    assert (deleted.returncode, deleted.stdout, deleted.stderr) == (0, "Removed watcher for %s\n" % csv_file, "")
 
 
 def test_commands_return_quickly_however_many_watchers_are_persisted(cli, store, tmp_path):

@@ -7,6 +7,7 @@ watcher through ``activate_watcher``. Restoring registers a watcher and its thre
 ``setup_history_db`` registers the history database (see history.py) for the commands that need it.
 """
 import json
+import os
 import time
 
 import click
@@ -47,7 +48,6 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         self.history_db = None
         self.history = None
         self.quiet_seconds = QUIET_SECONDS
-        self._unavailable = set()
 
     def activate(self):
         path_argument = Argument(("csv_file",), required=True, type=str)
@@ -126,35 +126,24 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
     def load_watchers(self):
         """Make the registered watchers match the database: register new rows, unregister deleted ones.
 
-        A watcher whose file is unusable is logged as an error (once) and skipped; it is tried again on the
-        next call, which csv_watcher_run makes every WATCHER_DATABASE_POLL_SECONDS.
+        A watcher is registered whatever state its file is in: a missing or unusable file is the watcher's to
+        report once it runs (csv_watcher_run), not an error of every command.
         """
-        current_watchers = self._stored_watchers()
-        wanted = {watcher["csv_file"]: watcher["interval"] for watcher in current_watchers}
+        wanted = {watcher["csv_file"]: watcher["interval"] for watcher in self._stored_watchers()}
         for csv_file, watcher in self.csv_watcher.get().items():
             if wanted.get(csv_file) != watcher.interval:
                 self.csv_watcher.unregister(csv_file)
-        self._unavailable &= set(wanted)
         registered = 0
         for csv_file, interval in wanted.items():
-            if self.csv_watcher.get(csv_file) is not None:
-                continue
-            try:
+            if self.csv_watcher.get(csv_file) is None:
                 self.activate_watcher(csv_file, interval)
-            except CsvManagerError as error:
-                if csv_file not in self._unavailable:
-                    self.log.error("Couldn't activate watcher for %s: %s" % (csv_file, error.message))
-                    self._unavailable.add(csv_file)
-            else:
-                self._unavailable.discard(csv_file)
                 registered += 1
         if registered:
             # One line, not one per watcher: with 1,000 watchers the log lines were most of a command's cost.
             self.log.info("Registered %d watchers" % registered)
 
     def activate_watcher(self, csv_file, interval):
-        """Check the file and register its watcher; it starts with the others in csv_watcher_run."""
-        check_watchable(csv_file)
+        """Register the watcher of ``csv_file`` and its thread; it starts with the others in csv_watcher_run."""
         self.csv_watcher.register(csv_file, interval, "Watcher for %s" % csv_file, self.quiet_seconds)
 
     def _quiet_seconds(self):
@@ -178,6 +167,10 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
                 click.echo("file: %s - interval: %s" % (watcher["csv_file"], watcher["interval"]))
         if not watchers:
             click.echo("No watchers yet. Add one with: csv_manager csv_watcher_add CSV_FILE", err=True)
+        missing = [watcher["csv_file"] for watcher in watchers if not os.path.exists(watcher["csv_file"])]
+        if missing:
+            counted = "1 watched file" if len(missing) == 1 else "%d watched files" % len(missing)
+            click.echo("Note: %s not found: %s" % (counted, ", ".join(missing)), err=True)
 
     def csv_watcher_add(self, csv_file, interval):
         csv_file = normalise(csv_file)
