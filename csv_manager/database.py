@@ -7,11 +7,12 @@ are known to be ours (readers then never wait for writers), and a transaction th
 locked" when another process wrote in between, without waiting for the busy timeout. Read-only transactions
 start with a plain ``BEGIN`` and so never queue for the write lock.
 """
+import re
 from contextlib import contextmanager
 
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 
 from csv_manager.errors import CsvManagerError
 
@@ -38,13 +39,45 @@ def sqlite_file(url):
     return None
 
 
+#: The package that brings the driver of a backend+driver, where its name is not the module's.
+DRIVER_PACKAGES = {
+    "postgresql+psycopg": 'psycopg (pip install "csv_manager[postgres]")',
+    "postgresql+psycopg2": "psycopg2-binary",
+    "mysql+mysqldb": "mysqlclient",
+    "mysql+pymysql": "PyMySQL",
+    "mariadb+mariadbconnector": "mariadb",
+    "mssql+pyodbc": "pyodbc",
+    "oracle+oracledb": "oracledb",
+}
+
+
 def check_url(url):
-    """Raise CsvManagerError if ``url`` is not a usable SQLAlchemy URL, before groundwork builds an engine."""
+    """Raise CsvManagerError naming what is wrong if ``url`` is not a usable SQLAlchemy URL, before groundwork
+    builds an engine: the part that does not parse, an unknown backend, or a driver that is not installed and
+    the package that brings it. The password is never shown."""
+    shown = re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", str(url))
     try:
-        url = make_url(url)
-        url.get_dialect()
-    except (ArgumentError, SQLAlchemyError, ImportError) as error:
-        raise CsvManagerError("Cannot use database URL %r: %s" % (str(url), error))
+        parsed = make_url(url)
+    except ArgumentError:
+        raise CsvManagerError("Cannot use database URL %r: it is not of the form "
+                              "backend[+driver]://[user[:password]@]host[:port]/database" % shown)
+    except ValueError:
+        host = shown.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]
+        raise CsvManagerError("Cannot use database URL %r: the port %r is not a number"
+                              % (shown, host.rpartition(":")[2]))
+    shown = parsed.render_as_string(hide_password=True)
+    try:
+        dialect = parsed.get_dialect()
+    except NoSuchModuleError:
+        raise CsvManagerError("Cannot use database URL %r: SQLAlchemy knows no backend %r"
+                              % (shown, parsed.drivername))
+    try:
+        dialect.import_dbapi()
+    except ImportError as error:
+        name = "%s+%s" % (parsed.get_backend_name(), dialect.driver)
+        raise CsvManagerError("Cannot use database URL %r: the %s driver for %s is not installed (%s); install %s"
+                              % (shown, dialect.driver, parsed.get_backend_name(), error,
+                                 DRIVER_PACKAGES.get(name, "the package that provides it")))
 
 
 def configure_engine(engine):

@@ -11,8 +11,11 @@ PRIVATE_UMASK = 0o077
 
 
 def create_private(path):
-    """Create ``path`` empty with mode 0600 if it does not exist yet (an empty file is a new SQLite database)."""
+    """Create ``path`` empty with mode 0600 if it does not exist yet (an empty file is a new SQLite database).
+
+    A file that cannot be made is left to whoever opens it next, which says why in its own words.
+    """
     try:
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-    except FileExistsError:
+    except OSError:
         pass

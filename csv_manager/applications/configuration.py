@@ -44,7 +44,8 @@ GROUNDWORK_LOGGING = {
         # csv_manager_app lowers this handler's level to INFO for -v/--verbose.
         "console": {"class": "logging.StreamHandler", "formatter": "console", "level": "WARNING",
                     "stream": "ext://sys.stderr"},
-        "file": {"class": "logging.handlers.RotatingFileHandler", "formatter": "file", "level": "DEBUG",
+        # A rotating file handler that reports a log it cannot write once, in one line (see log_file.py).
+        "file": {"class": "csv_manager.log_file.LogFile", "formatter": "file", "level": "DEBUG",
                  "filename": "%s/csv_manager.log" % APP_PATH, "maxBytes": 1024 * 1024, "backupCount": 3,
                  "encoding": "utf-8"},
     },

@@ -13,6 +13,7 @@ import csv_manager
 from csv_manager.errors import CsvManagerError
 from csv_manager.files import PRIVATE_UMASK, create_private
 from csv_manager.plugins import CsvWatcherDbPlugin
+from csv_manager.plugins.csv_watcher_db_plugin.csv_file_path import has_control_character
 
 CONFIGURATION_FILE = os.path.join(os.path.dirname(__file__), "configuration.py")
 VERBOSE_FLAGS = ("-v", "--verbose")
@@ -93,6 +94,9 @@ def _wants_verbose(args):
 def _prepare_app_path(path):
     """Create APP_PATH if needed (owner only) and make sure we can write into it (the databases and log live
     there). Returns what was more open than that and has been tightened (left by an earlier version)."""
+    if has_control_character(path):
+        raise CsvManagerError("The application folder %r (CSV_MANAGER_HOME) contains a control character (such "
+                              "as a newline); choose another." % path)
     try:
         os.makedirs(path, mode=0o700, exist_ok=True)
     except OSError as error:

@@ -13,11 +13,15 @@ from csv_manager.errors import CsvManagerError
 MAX_PATH_LENGTH = 2048
 
 
+def has_control_character(path):
+    return any(ord(character) < 32 or ord(character) == 127 for character in path)
+
+
 def normalise(csv_file):
     """The absolute, normalised form of a path from the command line; raises CsvManagerError if unusable."""
     if not csv_file:
         raise CsvManagerError("The CSV file path is empty.")
-    if any(ord(character) < 32 or ord(character) == 127 for character in csv_file):
+    if has_control_character(csv_file):
         raise CsvManagerError("The CSV file path %r contains a control character (such as a newline); "
                               "such paths cannot be listed one per line." % csv_file)
     try:
