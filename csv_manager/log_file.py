@@ -9,12 +9,19 @@ import sys
 
 
 class LogFile(logging.handlers.RotatingFileHandler):
+    #: True in a process that only shows help or the version: it must leave no trace, not even a log line.
+    suspended = False
+
     def __init__(self, *args, **kwargs):
         # Opened at the first record rather than while groundwork configures logging, so that a log that
         # cannot be opened is reported by handleError like one that cannot be written.
         kwargs["delay"] = True
         super().__init__(*args, **kwargs)
         self._failed = False
+
+    def emit(self, record):
+        if not self.suspended:
+            super().emit(record)
 
     def handleError(self, record):
         if self._failed:

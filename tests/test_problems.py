@@ -17,8 +17,8 @@ def test_a_log_that_cannot_be_opened_is_said_once_and_the_command_goes_on(home, 
     result = run("-v", "csv_watcher_add", csv_file)
     assert result.returncode == 0
     assert result.stdout == "Added watcher for %s (every 10 s)\n" % csv_file
-    assert [line for line in result.stderr.splitlines() if "Cannot write the log" in line] == ["WARNING: Cannot write the log %s (Is a directory); going on without it"
-                        % (home / "csv_manager.log")]
+    assert [line for line in result.stderr.splitlines() if "Cannot write the log" in line] == [
+        "WARNING: Cannot write the log %s (Is a directory); going on without it" % (home / "csv_manager.log")]
     assert "Traceback" not in result.stderr
 
 
@@ -31,18 +31,20 @@ def full_home(tmp_path, monkeypatch):
             ["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(home)],
             capture_output=True).returncode != 0:
         pytest.skip("cannot mount a small tmpfs here (needs root and mount permission), to fill a log's disk")
-    monkeypatch.setenv("CSV_MANAGER_HOME", str(home))
-    monkeypatch.setenv("CSV_MANAGER_DATABASE_URL", "sqlite:///%s" % (tmp_path / "watchers.db"))
-    monkeypatch.setenv("CSV_MANAGER_HISTORY_DATABASE_URL", "sqlite:///%s" % (tmp_path / "history.db"))
-    (home / "csv_manager.log").touch()
-    with open(home / "filler", "wb", buffering=0) as stream:
-        try:
-            while True:
-                stream.write(b"\0" * 4096)
-        except OSError:
-            pass
-    yield home
-    subprocess.run(["umount", str(home)], capture_output=True)
+    try:
+        monkeypatch.setenv("CSV_MANAGER_HOME", str(home))
+        monkeypatch.setenv("CSV_MANAGER_DATABASE_URL", "sqlite:///%s" % (tmp_path / "watchers.db"))
+        monkeypatch.setenv("CSV_MANAGER_HISTORY_DATABASE_URL", "sqlite:///%s" % (tmp_path / "history.db"))
+        (home / "csv_manager.log").touch()
+        with open(home / "filler", "wb", buffering=0) as stream:
+            try:
+                while True:
+                    stream.write(b"\0" * 4096)
+            except OSError:
+                pass
+        yield home
+    finally:
+        subprocess.run(["umount", str(home)], capture_output=True)
 
 
 def test_a_log_on_a_full_disk_is_said_once_and_the_command_goes_on(full_home, csv_file):

@@ -12,10 +12,12 @@ from groundwork.exceptions import PluginNotActivatableException
 import csv_manager
 from csv_manager.errors import CsvManagerError
 from csv_manager.files import PRIVATE_UMASK, create_private
+from csv_manager.log_file import LogFile
 from csv_manager.plugins import CsvWatcherDbPlugin
 from csv_manager.plugins.csv_watcher_db_plugin.csv_file_path import has_control_character
 
 CONFIGURATION_FILE = os.path.join(os.path.dirname(__file__), "configuration.py")
+HELP_CONFIGURATION_FILE = os.path.join(os.path.dirname(__file__), "help_configuration.py")
 VERBOSE_FLAGS = ("-v", "--verbose")
 #: What csv_manager makes in APP_PATH: the databases with their journals, and the log with its backups.
 OWN_FILES = ("watcher_db.db", "history_db.db", "csv_manager.log")
@@ -25,13 +27,21 @@ class CsvManagerApp:
     """Builds the groundwork App from CONFIGURATION_FILE and activates its PLUGINS.
 
     :param verbose: show groundwork's and the plugins' INFO messages on stderr, not only warnings and errors.
+    :param help_only: the command line only asks for help or the version: create no folder, no database and
+        no log line.
     """
 
-    def __init__(self, verbose=False):
+    def __init__(self, verbose=False, help_only=False):
         config = ConfigManager().load([CONFIGURATION_FILE])
-        opened = _prepare_app_path(config.APP_PATH)
-        create_private(config.GROUNDWORK_LOGGING["handlers"]["file"]["filename"])
-        self.app = App([CONFIGURATION_FILE], strict=True)
+        LogFile.suspended = help_only
+        opened = []
+        if not help_only:
+            opened = _prepare_app_path(config.APP_PATH)
+            create_private(config.GROUNDWORK_LOGGING["handlers"]["file"]["filename"])
+        self.app = App([CONFIGURATION_FILE, HELP_CONFIGURATION_FILE] if help_only else [CONFIGURATION_FILE],
+                       strict=True)
+        #: Read by the plugins: register the commands for their help, open no database, touch no file.
+        self.app.help_only = help_only
         if verbose:
             _console_handler().setLevel(logging.INFO)
         if opened:
@@ -71,7 +81,7 @@ def start_app(args=None):
     # SQLite's -wal and -shm files and the log's backups included.
     os.umask(PRIVATE_UMASK)
     try:
-        csv_manager_app = CsvManagerApp(verbose=_wants_verbose(args))
+        csv_manager_app = CsvManagerApp(verbose=_wants_verbose(args), help_only=_wants_help_only(args))
     except CsvManagerError as error:
         error.show()
         sys.exit(error.exit_code)
@@ -89,6 +99,13 @@ def _wants_verbose(args):
         if not arg.startswith("-"):
             return False
     return False
+
+
+def _wants_help_only(args):
+    """True if click will only print help or the version: no arguments, or --help or --version before any
+    ``--`` (after it, they would be arguments)."""
+    options = args[:args.index("--")] if "--" in args else args
+    return not args or "--help" in options or "--version" in options
 
 
 def _prepare_app_path(path):

@@ -72,6 +72,8 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
                                self.csv_watcher_run, params=[json_option])
         self.commands.register("csv_history", "Shows the recorded changes of CSV_FILE, newest first.",
                                self.csv_history, params=[path_argument, since_option, limit_option, json_option])
+        if getattr(self.app, "help_only", False):
+            return
         try:
             self.quiet_seconds = self._quiet_seconds()
             self.setup_db()
