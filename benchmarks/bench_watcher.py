@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from csv_manager.patterns.csv_watcher_pattern.watcher import CsvWatcher
@@ -181,6 +182,59 @@ def many_watchers(workdir, count, seconds, repeat):
     return share, list_none, list_many
 
 
+def help_and_import_floor(repeat):
+    """Best wall time of ``csv_manager --help`` and of a Python that only imports groundwork and
+    groundwork-database's GwSqlPattern, as the tutorial does (with csv_manager.compat, without which groundwork
+    does not import)."""
+    floor = [sys.executable, "-c", "import csv_manager.compat, groundwork, groundwork_database.patterns"]
+    home = tempfile.mkdtemp(prefix="csv_manager_help_")
+    shutil.rmtree(home)
+    environment = dict(os.environ, CSV_MANAGER_HOME=home)
+    help_time = best(lambda: subprocess.run([shutil.which("csv_manager"), "--help"], env=environment,
+                                            stdout=subprocess.DEVNULL, check=True), repeat)
+    floor_time = best(lambda: subprocess.run(floor, check=True), repeat)
+    return help_time, floor_time
+
+
+def history_after_changes(workdir, rows, changes):
+    """Bytes of the history database (file, write-ahead log) after a baseline of a ``rows``-row file and
+    ``changes`` changes at both ends (each patch spans the file, so snapshots are rewritten often), and the
+    bytes it must hold: snapshots, patches and rows."""
+    from csv_manager.applications import CsvManagerApp
+    from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff, read
+    from csv_manager.plugins.csv_watcher_db_plugin.history import History
+    os.environ["CSV_MANAGER_HOME"] = os.path.join(workdir, "history")
+    app = CsvManagerApp()
+    plugin = app.app.plugins.get("CsvWatcherDbPlugin")
+    plugin.setup_history_db()
+    recorded = threading.Semaphore(0)
+    models = (plugin.history.File, plugin.history.Version, plugin.history.Row)
+    history = History(plugin.history_db, models, on_recorded=lambda *change: recorded.release())
+    history.start()
+    content = (HEADER + make_rows(rows)).encode()
+    history.record_baseline("/bench/history.csv", rows, content)
+    version = read(content)
+    for number in range(changes):
+        new = content.replace(b"\n0,", b"\n%d0," % number, 1)[:-3] + b"%02d\n" % (number % 100)
+        change, version = diff(version, new)
+        history.record_change("/bench/history.csv", change.new_rows, change.missing_rows, change.rows, change.patch,
+                              new)
+        content = new
+    for _ in range(changes):
+        if not recorded.acquire(timeout=600):
+            raise RuntimeError("the history recorder did not record %d changes in 10 minutes" % changes)
+    history.stop()
+    with history.db.engine.connect() as connection:
+        stored = sum(connection.exec_driver_sql(sql).scalar() or 0 for sql in (
+            "SELECT sum(length(snapshot)) FROM csv_history_files",
+            "SELECT sum(length(patch)) FROM csv_history_versions",
+            "SELECT sum(length(row)) FROM csv_history_rows"))
+    app.stop()
+    database = os.path.join(workdir, "history", "history_db.db")
+    wal = database + "-wal"
+    return os.path.getsize(database), os.path.getsize(wal) if os.path.exists(wal) else 0, stored, len(content)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=500000)
@@ -188,6 +242,8 @@ def main():
     parser.add_argument("--watchers", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--history-rows", type=int, default=360000, help="rows of the history benchmark's file")
+    parser.add_argument("--history-changes", type=int, default=50)
     options = parser.parse_args()
 
     global BODY
@@ -226,6 +282,9 @@ def main():
         rss_tiny, _ = peak_rss_watching(workdir, tiny, "tiny")
         rss_big, history_size = peak_rss_watching(workdir, big, "big")
         share, list_none, list_many = many_watchers(workdir, options.watchers, options.seconds, options.repeat)
+        help_time, import_floor = help_and_import_floor(options.repeat)
+        history_file, history_wal, history_needed, history_content = history_after_changes(
+            workdir, options.history_rows, options.history_changes)
     finally:
         shutil.rmtree(workdir)
 
@@ -254,6 +313,12 @@ def main():
          "-"),
         ("csv_watcher_list, 0 vs %d watchers" % options.watchers, "%.3f s / %.3f s" % (list_none, list_many),
          "%.2f" % (list_many / list_none)),
+        ("csv_manager --help vs importing groundwork(-database)", "%.3f s / %.3f s" % (help_time, import_floor),
+         "%.2f" % (help_time / import_floor)),
+        ("history database, %.0f MB file, %d changes at both ends" % (history_content / 1e6,
+                                                                      options.history_changes),
+         "%.1f MB + %.1f MB log" % (history_file / 1e6, history_wal / 1e6),
+         "%.2f x what it holds (%.1f MB)" % (history_file / history_needed, history_needed / 1e6)),
     ]
     width = max(len(row[0]) for row in rows)
     python = sys.version.split()[0]
