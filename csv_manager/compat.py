@@ -112,4 +112,14 @@ def register_model(database, model):
     return model
 
 
+def check_connections_before_use(engine):
+    """What ``create_engine(url, pool_pre_ping=True)`` gives: each pooled connection is checked when taken.
+
+    groundwork-database 0.1.4 builds its engines with ``create_engine(url)`` and offers no way to pass pool
+    options, so after a database server restart every connection in the pool failed once before the pool
+    noticed, and a recovered runner reported a second outage.
+    """
+    engine.pool._pre_ping = True
+
+
 import_groundwork()

@@ -203,9 +203,9 @@ def transaction(database, writes=False):
     IntegrityError is passed on for the caller to explain; other database errors become CsvManagerError.
     """
     session = database.session()
-    if writes:
-        session.connection(execution_options=WRITES)
     try:
+        if writes:
+            session.connection(execution_options=WRITES)
         yield session
         session.commit()
     except BaseException as error:

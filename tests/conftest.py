@@ -44,6 +44,14 @@ def run(*args, timeout=60, cwd=None):
     return subprocess.run([SCRIPT, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
+def wait_for_log(home, text, timeout=30, count=1):
+    """Wait until the debug log in ``home`` contains ``text`` (``count`` times); polls the file until a deadline."""
+    deadline = time.monotonic() + timeout
+    while (home / "csv_manager.log").read_text().count(text) < count:
+        assert time.monotonic() < deadline, "%r not logged %d times within %s s" % (text, count, timeout)
+        time.sleep(0.05)
+
+
 class Store:
     """The watcher database a test runs against, read directly with SQLAlchemy (not through csv_manager)."""
 

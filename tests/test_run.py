@@ -2,11 +2,10 @@
 import json
 import os
 import signal
-import time
 
 import pytest
 
-from conftest import run
+from conftest import run, wait_for_log
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -18,14 +17,6 @@ def watching(cli, home, csv_file, running):
     watcher = running()
     watcher.expect("watching %s (2 rows, every 1 s)" % csv_file)
     return watcher
-
-
-def wait_for_log(home, text, timeout=30):
-    """Wait until the debug log in ``home`` contains ``text``."""
-    deadline = time.monotonic() + timeout
-    while text not in (home / "csv_manager.log").read_text():
-        assert time.monotonic() < deadline, "%r not logged within %s s" % (text, timeout)
-        time.sleep(0.05)
 
 
 def append(path, text):

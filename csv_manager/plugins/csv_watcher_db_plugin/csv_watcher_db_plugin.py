@@ -17,10 +17,11 @@ from groundwork_database.patterns import GwSqlPattern
 from sqlalchemy import Column, Integer, String
 from sqlalchemy.exc import IntegrityError
 
-from csv_manager.compat import register_database, register_model
+from csv_manager.compat import check_connections_before_use, register_database, register_model
 from csv_manager.database import check_url, configure_engine, prepare_tables, sqlite_file, transaction
 from csv_manager.errors import CsvManagerError
 from csv_manager.files import create_private
+from csv_manager.outage import Outage
 from csv_manager.patterns import CsvWatcherPattern
 from csv_manager.patterns.csv_watcher_pattern.watcher import QUIET_SECONDS
 from csv_manager.plugins.csv_watcher_db_plugin.csv_file_path import check_watchable, normalise
@@ -102,8 +103,9 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         self.Watcher = register_model(self.db, CsvWatchers)
         prepare_tables(self.db, [CsvWatchers])
 
-    def setup_history_db(self):
-        """Register the history database (only for the commands that need it) and its models."""
+    def setup_history_db(self, outage=None):
+        """Register the history database (only for the commands that need it) and its models; the recorder
+        tells database trouble through ``outage`` (see outage.py)."""
         self.history_db = self._register_database("HISTORY")
         models = [register_model(self.history_db, model) for model in define_models(self.history_db.Base)]
         prepare_tables(self.history_db, models)
@@ -111,7 +113,7 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
                                                       "Arguments: csv_file, new_rows, missing_rows")
         self.history = History(self.history_db, models, on_recorded=lambda csv_file, new_rows, missing_rows:
                                self.signals.send("csv_history_recorded", csv_file=csv_file, new_rows=new_rows,
-                                                 missing_rows=missing_rows))
+                                                 missing_rows=missing_rows), outage=outage)
 
     def _register_database(self, prefix):
         """Register the database configured by the PREFIX_DATABASE_* settings, set up for concurrent use."""
@@ -123,6 +125,8 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         database = register_database(self, self.app.config.get("%s_DATABASE_NAME" % prefix),
                                      url, self.app.config.get("%s_DATABASE_DESCRIPTION" % prefix))
         configure_engine(database.engine)
+        if database.engine.dialect.name != "sqlite":
+            check_connections_before_use(database.engine)
         return database
 
     def load_watchers(self):
@@ -212,7 +216,8 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
 
     def csv_watcher_run(self, as_json):
         poll_seconds = self.app.config.get("WATCHER_DATABASE_POLL_SECONDS", 1)
-        self.setup_history_db()
+        outage = Outage(self.log)
+        self.setup_history_db(outage)
         with StopRequest() as stop:
             reporter = Reporter(as_json, on_broken_pipe=stop.set)
             self._connect("csv_watcher_started", reporter.started, "Prints that a watcher read its file")
@@ -223,9 +228,8 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
                 click.echo("No watchers yet; waiting for csv_watcher_add (Ctrl-C to stop).", err=True)
             self.history.start()
             self.csv_watcher.start(prepare=self._restore_baseline)
-            database_problem = None
             while not stop.event.wait(poll_seconds):
-                database_problem = self._poll_watchers(database_problem)
+                self._poll_watchers(outage)
             stopping = time.monotonic()
             self.csv_watcher.stop()
             self.history.stop()
@@ -253,19 +257,15 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
     def _record_change(self, plugin, csv_file, new_rows, missing_rows, rows, patch, content, **kwargs):
         self.history.record_change(csv_file, new_rows, missing_rows, rows, patch, content)
 
-    def _poll_watchers(self, known_problem):
-        """load_watchers() for the run loop: a database that fails for a while (locked, restarting) is logged
-        once and tried again on the next poll; the watchers keep running meanwhile. Returns the current problem.
-        """
+    def _poll_watchers(self, outage):
+        """load_watchers() for the run loop: a database that fails for a while (locked, restarting) is told
+        through ``outage`` and tried again on the next poll; the watchers keep running meanwhile."""
         try:
             self.load_watchers()
         except CsvManagerError as error:
-            if error.message != known_problem:
-                self.log.warning("Cannot read the watcher list, retrying: %s" % error.message)
-            return error.message
-        if known_problem is not None:
-            self.log.warning("The watcher list can be read again")
-        return None
+            outage.failed("watcher list", error.message)
+        else:
+            outage.succeeded("watcher list")
 
     def _stored_watchers(self):
         """All persisted watchers as dicts (id, csv_file, interval), oldest first."""

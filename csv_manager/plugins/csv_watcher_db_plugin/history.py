@@ -27,6 +27,7 @@ import zlib
 from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Integer, LargeBinary, String, Text, func
 
 from csv_manager.database import return_free_pages, transaction
+from csv_manager.outage import Outage
 from csv_manager.patterns.csv_watcher_pattern.csv_diff import Patch
 
 RETRY_SECONDS = 1
@@ -85,7 +86,7 @@ def utc_now():
 class History:
     """Reads and writes the history database ``db`` (a groundwork-database Database) with ``models``."""
 
-    def __init__(self, db, models, on_recorded):
+    def __init__(self, db, models, on_recorded, outage=None):
         self.db = db
         self.File, self.Version, self.Row = models
         self.log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ class History:
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._write_all, name="csv_history recorder", daemon=True)
         self._problem = None
+        self._outage = outage if outage is not None else Outage(self.log)
 
     def start(self):
         self._thread.start()
@@ -203,14 +205,11 @@ class History:
             with transaction(self.db, writes=True) as session:
                 recorded = write(session)
         except Exception as error:
-            problem = str(getattr(error, "message", error))
-            if problem != self._problem:
-                self.log.warning("Cannot write the change history, retrying every %d s: %s", RETRY_SECONDS, problem)
-                self._problem = problem
+            self._problem = str(getattr(error, "message", error))
+            self._outage.failed("history", self._problem)
             return False
-        if self._problem is not None:
-            self.log.warning("The change history can be written again")
-            self._problem = None
+        self._problem = None
+        self._outage.succeeded("history")
         if recorded is not None:
             self._on_recorded(*recorded)
         self._return_free_pages()
