@@ -147,7 +147,7 @@ def _plain_distance(old, new, old_start, new_start, synced):
     """Where both changed regions may end when they hold no quote, CR or NUL: the distance from the end of the
     first line end in the common suffix (0 for the end of the data); None if a region is not plain.
 
-    In plain text every ``\n`` ends a record, so both parsers are in step from that line end on.
+    In plain text every ``\\n`` ends a record, so both parsers are in step from that line end on.
     """
     line_end = old.find(NEWLINE, len(old) - synced)
     distance = 0 if line_end < 0 else len(old) - line_end - 1
