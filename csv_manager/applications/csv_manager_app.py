@@ -130,8 +130,9 @@ def _make_private(path):
     opened = []
     for entry in entries:
         try:
-            mode = stat.S_IMODE(os.lstat(entry).st_mode)
-            if mode & PRIVATE_UMASK and not os.path.islink(entry):
+            status = os.lstat(entry)
+            mode = stat.S_IMODE(status.st_mode)
+            if mode & PRIVATE_UMASK and not stat.S_ISLNK(status.st_mode):
                 os.chmod(entry, mode & ~PRIVATE_UMASK)
                 opened.append(entry)
         except OSError:
