@@ -19,12 +19,16 @@ setup(
     long_description_content_type="text/x-rst",
     license="MIT",
     packages=find_packages(include=["csv_manager", "csv_manager.*"]),
+    # Alembic reads the revisions as files, so they are data next to the package rather than a package.
+    package_data={"csv_manager.plugins.csv_watcher_db_plugin": ["migrations/versions/*.py"]},
     python_requires=">=3.10",
     install_requires=[
         "groundwork==0.1.17",
         "groundwork-database==0.1.4",
         "SQLAlchemy>=2.0,<3",
         "click>=8.1,<9",
+        # Schema changes of the history database (csv_manager/plugins/csv_watcher_db_plugin/migrations).
+        "alembic>=1.13,<2",
     ],
     extras_require={
         "postgres": ["psycopg[binary]>=3.1"],

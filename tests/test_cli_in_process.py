@@ -11,7 +11,8 @@ pytestmark = pytest.mark.timeout(30)
 def test_add_list_delete_round_trip(cli, csv_file, store):
     assert cli("csv_watcher_add", csv_file, "-i", "3").exit_code == 0
     listed = cli("csv_watcher_list", "--json")
-    assert json.loads(listed.output) == [{"id": 1, "csv_file": str(csv_file), "interval": 3}]
+    assert [{key: watcher[key] for key in ("id", "csv_file", "interval")} for watcher in json.loads(listed.output)] \
+        == [{"id": 1, "csv_file": str(csv_file), "interval": 3}]
     assert cli("csv_watcher_delete", csv_file).exit_code == 0
     assert store.rows() == []
 

@@ -115,7 +115,7 @@ def history(home):
     app = CsvManagerApp()
     plugin = app.app.plugins.get("CsvWatcherDbPlugin")
     plugin.setup_history_db()
-    models = (plugin.history.File, plugin.history.Version, plugin.history.Row)
+    models = (plugin.history.File, plugin.history.Version, plugin.history.Row, plugin.history.Status)
     recorded = []
     history = History(plugin.history_db, models, on_recorded=lambda *change: recorded.append(change))
     history.recorded = recorded

@@ -1,11 +1,13 @@
 """A database that stops and comes back: one warning and one recovery line per runner, in our own words, and
 every change reported once. The server is the test's own, so stopping it troubles no other test."""
 import glob
+import json
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -65,11 +67,11 @@ def test_a_database_restart_is_one_warning_one_recovery_line_and_no_lost_change(
     watcher = running()
     watcher.expect("watching %s" % csv_file)
     server.stop()
-    watcher.expect("Cannot use the database", stream="stderr")
+    # The runner's session is gone, and with it the proof that it owns the watcher: it stops watching (the
+    # change is found from the recorded content once it owns the watcher again).
+    watcher.expect_all(["Cannot use the database", "Stopped 1 watcher:"], stream="stderr")
     with open(csv_file, "a") as stream:
         stream.write("3,Linus\n")
-    # Both the watcher list poll and the history recorder fail, more than once, before the server is back.
-    wait_for_log(home, "The database still fails for the history")
     wait_for_log(home, "The database still fails for the watcher list", count=2)
     server.start()
     watcher.expect("The database works again", stream="stderr")
@@ -81,3 +83,51 @@ def test_a_database_restart_is_one_warning_one_recovery_line_and_no_lost_change(
     assert not any(text in line for line in errors for text in ("[SQL", "Background on this error", "Traceback"))
     assert [line for line in watcher.seen["stdout"] + watcher.drain() if "row:" in line] == [
         "%s has new row: {'id': '3', 'name': 'Linus'}" % csv_file]
+
+
+def test_a_database_restart_under_three_runners_loses_and_doubles_nothing(server, home, tmp_path, running):
+    files = []
+    for number in range(6):
+        path = tmp_path / ("file%d.csv" % number)
+        path.write_text("id,file\n")
+        assert run("csv_watcher_add", path, "-i", "1").returncode == 0
+        files.append(path)
+    runners = [running("--json") for _ in range(3)]
+    # Every runner started and every baseline recorded (the watching lines come after that), so the appends
+    # below are changes to a recorded content.
+    deadline = time.monotonic() + 60
+    while not (all(any(line.startswith("Took") for line in runner.seen["stderr"]) for runner in runners)
+               and len({line.split()[1] for runner in runners for line in runner.seen["stderr"]
+                        if line.startswith("watching")}) == 6):
+        assert time.monotonic() < deadline, [runner.seen["stderr"] for runner in runners]
+        time.sleep(0.1)
+        for runner in runners:
+            runner.drain("stderr")
+    server.stop()
+    for runner in runners:
+        runner.expect("Cannot use the database", stream="stderr")
+    for path in files:
+        with open(path, "a") as stream:
+            stream.write("1,%s\n" % path.name)
+    server.start()
+    for runner in runners:
+        runner.expect("The database works again", stream="stderr")
+    expected = {(str(path), "1") for path in files}
+    deadline = time.monotonic() + 60
+    while {(event["csv_file"], event["row"]["id"]) for event in reported(runners)} != expected:
+        assert time.monotonic() < deadline, reported(runners)
+        time.sleep(0.2)
+        for runner in runners:
+            runner.drain()
+    for runner in runners:
+        assert runner.finish() == 0
+    assert sorted((event["csv_file"], event["row"]["id"]) for event in reported(runners)) == sorted(expected)
+    for runner in runners:
+        errors = runner.seen["stderr"] + runner.drain("stderr")
+        assert len([line for line in errors if "Cannot use the database" in line]) == 1, errors
+        assert len([line for line in errors if "The database works again" in line]) == 1, errors
+
+
+def reported(runners):
+    lines = [line for runner in runners for line in runner.seen["stdout"]]
+    return [event for event in map(json.loads, lines) if event.get("change") == "new"]

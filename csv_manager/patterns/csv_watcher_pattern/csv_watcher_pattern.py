@@ -6,6 +6,10 @@ application's ticker (:mod:`.ticker`) finds its file changed. Registering a watc
 ``start()`` starts the ticker, every registered watcher and any registered afterwards; ``stop()`` stops and
 joins them. One-shot commands therefore register watchers without ever reading the watched files.
 
+``start(owns=...)`` starts only the watchers this process owns (several processes may share the watchers;
+see the plugin's runner_locks.py); ``resume(csv_file)`` starts one once it is owned. A watcher's thread runs
+once, so giving a watcher up means unregistering it and registering it again.
+
 Signals sent by watchers (rows are dicts keyed by the header; see :class:`.watcher.CsvWatcher`):
 
 - ``csv_watcher_started`` (csv_file, rows, interval): the first good read of the file after start.
@@ -64,12 +68,17 @@ class CsvWatcherPlugin:
         """This plugin's watcher of ``csv_file``, or a dict of all its watchers keyed by file."""
         return self._app.csv_watcher.get(csv_file, self._plugin)
 
-    def start(self, prepare=None):
+    def start(self, prepare=None, owns=None):
         """Start all registered watchers, and from now on every watcher as soon as it is registered.
 
         ``prepare(watcher)`` is called before each watcher starts (for example to restore its baseline).
+        ``owns(csv_file)``, if given, limits this to the watchers it returns True for; see :meth:`resume`.
         """
-        return self._app.csv_watcher.start(prepare)
+        return self._app.csv_watcher.start(prepare, owns)
+
+    def resume(self, csv_file):
+        """Start the registered watcher of ``csv_file`` (after start(), once ``owns`` says it is ours)."""
+        return self._app.csv_watcher.resume(csv_file)
 
     def stop(self):
         """Stop all running watchers and join their threads."""
@@ -85,6 +94,7 @@ class CsvWatcherApplication:
         self._lock = threading.Lock()
         self._ticker = None
         self._prepare = None
+        self._owns = None
 
     @property
     def running(self):
@@ -108,7 +118,7 @@ class CsvWatcherApplication:
                 quiet_seconds=quiet_seconds)
             watcher.thread = plugin.threads.register("csv_watcher %s" % csv_file, watcher.watch, description)
             self._watchers[csv_file] = watcher
-            if self.running:
+            if self.running and self._owns(csv_file):
                 self._start(watcher)
             return watcher
 
@@ -128,13 +138,19 @@ class CsvWatcherApplication:
             return watcher if owned(watcher) else None
         return {path: watcher for path, watcher in self._watchers.items() if owned(watcher)}
 
-    def start(self, prepare=None):
+    def start(self, prepare=None, owns=None):
         with self._lock:
             self._prepare = prepare
+            self._owns = owns or (lambda csv_file: True)
             self._ticker = Ticker()
             self._ticker.start()
-            for watcher in self._watchers.values():
-                self._start(watcher)
+            for csv_file, watcher in self._watchers.items():
+                if self._owns(csv_file):
+                    self._start(watcher)
+
+    def resume(self, csv_file):
+        with self._lock:
+            self._start(self._watchers[csv_file])
 
     def stop(self):
         with self._lock:

@@ -71,6 +71,9 @@ class CsvWatcher:
         self._recheck = False
         self._pending = None
         self._problem = None
+        #: Wall-clock times (time.time()) of the last tick and of the last finished change or baseline.
+        self.checked_at = None
+        self.changed_at = None
 
     def restore(self, content):
         """Start from recorded ``content`` instead of a silent baseline: the first check then reports what
@@ -105,11 +108,18 @@ class CsvWatcher:
         if self.started:
             self.thread.thread.join(JOIN_TIMEOUT_SECONDS)
 
+    @property
+    def state(self):
+        """``watching``, or the finished problem state: ``missing``, ``empty``, ``unreadable`` or ``invalid``."""
+        problem = self._problem
+        return "watching" if problem is None else problem[0]
+
     def tick(self):
         """Called every ``interval`` seconds by the ticker: wake the thread if a check could find something.
 
         This is the whole cost of an unchanged file: one os.stat.
         """
+        self.checked_at = time.time()
         if self._recheck or self._stat_key is None or self._stat_key != _stat_key(self.csv_file):
             self._wake.set()
 
@@ -137,14 +147,15 @@ class CsvWatcher:
         try:
             status = os.stat(self.csv_file)
         except FileNotFoundError:
-            return self._problem_state(MISSING, None, now, "is missing; waiting for it to come back")
+            return self._problem_state(MISSING, None, now, ("missing", "is missing; waiting for it to come back"))
         except OSError as error:
-            return self._problem_state(("stat", error.errno), None, now, "cannot be checked: %s" % error.strerror)
+            return self._problem_state(("stat", error.errno), None, now,
+                                       ("unreadable", "cannot be checked: %s" % error.strerror))
         key = _key(status)
         if key == self._stat_key and not self._recheck and self.pending_seconds() != 0:
             return None
         if not stat.S_ISREG(status.st_mode):
-            return self._problem_state(key, None, now, "is not a regular file")
+            return self._problem_state(key, None, now, ("unreadable", "is not a regular file"))
         self._stat_key = key
         self._recheck = status.st_ctime_ns > time.time_ns() - RACY_SECONDS * 10 ** 9
         try:
@@ -152,7 +163,8 @@ class CsvWatcher:
                 data = csv_stream.read()
         except OSError as error:
             self._recheck = True
-            return self._problem_state(("read", error.errno), None, now, "cannot be read: %s" % error.strerror)
+            return self._problem_state(("read", error.errno), None, now,
+                                       ("unreadable", "cannot be read: %s" % error.strerror))
         if self._version is None and self._restored is not None:
             self._restore_version()
         if self._version is not None and data == self._version.data:
@@ -161,7 +173,7 @@ class CsvWatcher:
             return self._announce()
         finished = self._observe(key, data, now)
         if not data:
-            return self._report_problem("is empty; waiting for content") if finished else None
+            return self._report_problem(("empty", "is empty; waiting for content")) if finished else None
         if not finished and not self._may_be_finished_append(data):
             return None
         try:
@@ -170,7 +182,7 @@ class CsvWatcher:
             else:
                 change, version = diff(self._version, data)
         except (UnicodeDecodeError, csv.Error) as error:
-            return self._report_problem(_unparsable(error)) if finished else None
+            return self._report_problem(("invalid", _unparsable(error))) if finished else None
         if finished or version.terminated:
             self._accept(change, version)
         return None
@@ -196,7 +208,7 @@ class CsvWatcher:
         return False
 
     def _problem_state(self, key, data, now, problem):
-        """A state that is a problem, not content: logged once it is finished."""
+        """A state that is a problem, not content: logged once it is finished. ``problem`` is (state, message)."""
         self._stat_key = None
         if problem == self._problem:
             self._pending = None
@@ -213,16 +225,19 @@ class CsvWatcher:
 
     def _accept(self, change, version):
         previous, self._version = self._version, version
+        self.changed_at = time.time()
         self._pending = None
         self._clear_problem()
+        # The first finished read is announced after a baseline is taken, before a change is reported.
         if change is None:
             self._on_baseline(self, version.data)
+            self._announce()
         else:
+            self._announce()
             if previous.header != version.header:
                 self.log.warning("%s: header changed from %s to %s; rows are compared as dicts keyed by it",
                                  self.csv_file, previous.header, version.header)
             self._on_change(self, change, version.data)
-        self._announce()
 
     def _announce(self):
         if not self._announced:
@@ -232,7 +247,7 @@ class CsvWatcher:
     def _report_problem(self, problem):
         self._pending = None
         if problem != self._problem:
-            self.log.warning("%s %s", self.csv_file, problem)
+            self.log.warning("%s %s", self.csv_file, problem[1])
             self._problem = problem
 
     def _clear_problem(self):

@@ -4,6 +4,7 @@ The flow follows the groundwork tutorial chapter "Simple watcher database": ``ac
 ``setup_db`` registers the database and the ``CsvWatchers`` model, ``load_watchers`` restores every persisted
 watcher through ``activate_watcher``. Restoring registers a watcher and its thread but does not start it: only
 ``csv_watcher_run`` starts watchers, so one-shot commands never read a watched file and never wait on a thread.
+Several csv_watcher_run processes share the watchers: each starts only those it owns (see sharing.py).
 ``setup_history_db`` registers the history database (see history.py) for the commands that need it.
 """
 import json
@@ -21,13 +22,18 @@ from csv_manager.compat import check_connections_before_use, register_database, 
 from csv_manager.database import check_url, configure_engine, prepare_tables, sqlite_file, transaction
 from csv_manager.errors import CsvManagerError
 from csv_manager.files import create_private
+from csv_manager.migrations import prepare_migrated_tables
 from csv_manager.outage import Outage
 from csv_manager.patterns import CsvWatcherPattern
 from csv_manager.patterns.csv_watcher_pattern.watcher import QUIET_SECONDS
+from csv_manager.plugins.csv_watcher_db_plugin import migrations
 from csv_manager.plugins.csv_watcher_db_plugin.csv_file_path import check_watchable, normalise
 from csv_manager.plugins.csv_watcher_db_plugin.history import History, define_models
 from csv_manager.plugins.csv_watcher_db_plugin.history_output import SinceType, print_versions
 from csv_manager.plugins.csv_watcher_db_plugin.reporter import Reporter
+from csv_manager.plugins.csv_watcher_db_plugin.runner_locks import locks_for
+from csv_manager.plugins.csv_watcher_db_plugin.sharing import Share
+from csv_manager.plugins.csv_watcher_db_plugin.status import StatusPublisher, describe
 from csv_manager.plugins.csv_watcher_db_plugin.stop_request import StopRequest
 
 DEFAULT_INTERVAL = 10
@@ -48,6 +54,8 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         self.Watcher = None
         self.history_db = None
         self.history = None
+        self.share = None
+        self.status = None
         self.quiet_seconds = QUIET_SECONDS
 
     def activate(self):
@@ -61,8 +69,10 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
                               help="Only versions seen at or after TIME (ISO 8601; local unless it has an offset).")
         limit_option = Option(("--limit",), type=IntRange(min=1), help="At most N versions, the newest.")
 
+        status_option = Option(("--status",), is_flag=True,
+                               help="Add each watcher's state and the runner that owns it (host:pid).")
         self.commands.register("csv_watcher_list", "Shows all csv watchers.", self.csv_watcher_list,
-                               params=[json_option])
+                               params=[json_option, status_option])
         self.commands.register("csv_watcher_add", "Adds a permanent watcher for CSV_FILE.", self.csv_watcher_add,
                                params=[path_argument, interval_option])
         self.commands.register("csv_watcher_delete", "Removes the permanent watcher of CSV_FILE.",
@@ -108,7 +118,7 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         tells database trouble through ``outage`` (see outage.py)."""
         self.history_db = self._register_database("HISTORY")
         models = [register_model(self.history_db, model) for model in define_models(self.history_db.Base)]
-        prepare_tables(self.history_db, models)
+        prepare_migrated_tables(self.history_db, migrations.SCRIPT_LOCATION, models, adopted_revision="0001")
         self.signals.register("csv_history_recorded", "Sent when a change with rows is in the history. "
                                                       "Arguments: csv_file, new_rows, missing_rows")
         self.history = History(self.history_db, models, on_recorded=lambda csv_file, new_rows, missing_rows:
@@ -131,11 +141,13 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
 
     def load_watchers(self):
         """Make the registered watchers match the database: register new rows, unregister deleted ones.
+        Returns the stored watchers (see _stored_watchers).
 
         A watcher is registered whatever state its file is in: a missing or unusable file is the watcher's to
         report once it runs (csv_watcher_run), not an error of every command.
         """
-        wanted = {watcher["csv_file"]: watcher["interval"] for watcher in self._stored_watchers()}
+        stored = self._stored_watchers()
+        wanted = {watcher["csv_file"]: watcher["interval"] for watcher in stored}
         for csv_file, watcher in self.csv_watcher.get().items():
             if wanted.get(csv_file) != watcher.interval:
                 self.csv_watcher.unregister(csv_file)
@@ -147,6 +159,7 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         if registered:
             # One line, not one per watcher: with 1,000 watchers the log lines were most of a command's cost.
             self.log.info("Registered %d watchers" % registered)
+        return stored
 
     def activate_watcher(self, csv_file, interval):
         """Register the watcher of ``csv_file`` and its thread; it starts with the others in csv_watcher_run."""
@@ -164,17 +177,24 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
                                   "a number of seconds from 0 to %d, not %r." % (MAX_QUIET_SECONDS, setting))
         return seconds
 
-    def csv_watcher_list(self, as_json):
+    def csv_watcher_list(self, as_json, status):
         watchers = self._stored_watchers()
+        if as_json or status:
+            watchers = self._with_status(watchers)
         if as_json:
             click.echo(json.dumps(watchers, ensure_ascii=False))
         else:
             for watcher in watchers:
-                click.echo("file: %s - interval: %s" % (watcher["csv_file"], watcher["interval"]))
+                line = "file: %s - interval: %s" % (watcher["csv_file"], watcher["interval"])
+                if status:
+                    line += " - state: %s" % watcher["state"]
+                    if watcher["owner"]:
+                        line += " - owner: %(host)s:%(pid)d" % watcher["owner"]
+                click.echo(line)
         if not watchers:
             click.echo("No watchers yet. Add one with: csv_manager csv_watcher_add CSV_FILE", err=True)
         missing = [watcher["csv_file"] for watcher in watchers if not os.path.exists(watcher["csv_file"])]
-        if missing:
+        if missing and not status:
             counted = "1 watched file" if len(missing) == 1 else "%d watched files" % len(missing)
             click.echo("Note: %s not found: %s" % (counted, ", ".join(missing)), err=True)
 
@@ -218,21 +238,31 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         poll_seconds = self.app.config.get("WATCHER_DATABASE_POLL_SECONDS", 1)
         outage = Outage(self.log)
         self.setup_history_db(outage)
+        self.share = Share(lambda: locks_for(self.history_db), start=self.csv_watcher.resume,
+                           started=lambda csv_file: self.csv_watcher.get(csv_file).started,
+                           stop=self._restart_later, release=self.history.release, say=self._say)
+        self.status = StatusPublisher(self.history)
         with StopRequest() as stop:
             reporter = Reporter(as_json, on_broken_pipe=stop.set)
-            self._connect("csv_watcher_started", reporter.started, "Prints that a watcher read its file")
+
+            def watching(plugin, csv_file, rows, interval, **kwargs):
+                self.history.then(lambda: reporter.started(plugin, csv_file, rows, interval),
+                                  self.share.lease(csv_file))
+            self._connect("csv_watcher_started", watching, "Prints that a watcher read its file, once recorded")
             self._connect("csv_watcher_baseline", self._record_baseline, "Records a new baseline")
             self._connect("csv_watcher_change", self._record_change, "Records a change in the history")
             self._connect("csv_history_recorded", reporter.change, "Prints new and missing rows once recorded")
             if not self.csv_watcher.get():
                 click.echo("No watchers yet; waiting for csv_watcher_add (Ctrl-C to stop).", err=True)
             self.history.start()
-            self.csv_watcher.start(prepare=self._restore_baseline)
+            self.csv_watcher.start(prepare=self._restore_baseline, owns=self.share.owns)
+            self._poll_watchers(outage)
             while not stop.event.wait(poll_seconds):
                 self._poll_watchers(outage)
             stopping = time.monotonic()
             self.csv_watcher.stop()
             self.history.stop()
+            self.share.close()
             self.log.info("Stopped %d watchers and the history recorder in %.2f s"
                           % (len(self.csv_watcher.get()), time.monotonic() - stopping))
         click.get_current_context().exit(stop.exit_code)
@@ -242,30 +272,56 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
 
     def _restore_baseline(self, watcher):
         """Start a watcher from the content last recorded for its file, if any, so that it reports what
-        changed while csv_watcher_run was not running. A history that cannot be read means a fresh baseline."""
-        try:
-            content = self.history.last_content(watcher.csv_file)
-        except CsvManagerError as error:
-            self.log.error("Cannot read the recorded content of %s: %s" % (watcher.csv_file, error.message))
-            return
+        changed while it was not watched. A history that cannot be read (CsvManagerError) keeps it from
+        starting: a fresh baseline would lose what changed meanwhile."""
+        content = self.history.last_content(watcher.csv_file)
         if content is not None:
             watcher.restore(content)
 
     def _record_baseline(self, plugin, csv_file, rows, content, **kwargs):
-        self.history.record_baseline(csv_file, rows, content)
+        self.history.record_baseline(csv_file, rows, content, self.share.lease(csv_file))
 
     def _record_change(self, plugin, csv_file, new_rows, missing_rows, rows, patch, content, **kwargs):
-        self.history.record_change(csv_file, new_rows, missing_rows, rows, patch, content)
+        self.history.record_change(csv_file, new_rows, missing_rows, rows, patch, content,
+                                   self.share.lease(csv_file))
 
     def _poll_watchers(self, outage):
-        """load_watchers() for the run loop: a database that fails for a while (locked, restarting) is told
-        through ``outage`` and tried again on the next poll; the watchers keep running meanwhile."""
+        """load_watchers() and this runner's share of them, for the run loop: a database that fails for a while
+        (locked, restarting) is told through ``outage`` and tried again on the next poll; the watchers this
+        runner can still prove it owns keep running meanwhile."""
         try:
-            self.load_watchers()
+            stored = self.load_watchers()
+            self.share.balance({watcher["csv_file"]: watcher["id"] for watcher in stored})
+            self.status.publish([(self.csv_watcher.get(csv_file), lease)
+                                 for csv_file, lease in self.share.leases.items()])
         except CsvManagerError as error:
+            self.share.check()
             outage.failed("watcher list", error.message)
         else:
             outage.succeeded("watcher list")
+
+    def _restart_later(self, csv_file):
+        """Stop the watcher of ``csv_file`` and register it again, unstarted, for whichever runner owns it next."""
+        watcher = self.csv_watcher.get(csv_file)
+        if watcher is not None:
+            self.csv_watcher.unregister(csv_file)
+            self.activate_watcher(csv_file, watcher.interval)
+
+    def _say(self, message):
+        self.log.debug(message)
+        click.echo(message, err=True)
+
+    def _with_status(self, watchers):
+        """``watchers`` with their state, owner and times (see status.py)."""
+        self.setup_history_db()
+        locks = locks_for(self.history_db)
+        try:
+            owners = locks.owners([watcher["id"] for watcher in watchers])
+        finally:
+            locks.close()
+        statuses = self.history.statuses()
+        return [describe(watcher, owners.get(watcher["id"]), statuses.get(watcher["csv_file"]))
+                for watcher in watchers]
 
     def _stored_watchers(self):
         """All persisted watchers as dicts (id, csv_file, interval), oldest first."""

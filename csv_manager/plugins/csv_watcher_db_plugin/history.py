@@ -1,12 +1,15 @@
 """The change history of watched files, and the recorded baselines that survive a restart of csv_watcher_run.
 
-Kept in the history database (``HISTORY_DATABASE_*``) in three tables:
+Kept in the history database (``HISTORY_DATABASE_*``), whose schema the Alembic revisions in ``migrations``
+make, in these tables:
 
 - ``csv_history_files``: per file, one zlib-compressed snapshot of its content, the hash of the last recorded
   content and how many patch bytes were recorded since the snapshot;
 - ``csv_history_versions``: per change, when it was seen, the row count, how many rows appeared and went
   missing, and the byte patch from the previous content (see csv_diff.Patch), compressed;
-- ``csv_history_rows``: the new and missing rows of each version, as JSON objects.
+- ``csv_history_rows``: the new and missing rows of each version, as JSON objects;
+- ``csv_watcher_status``: per watched file, the state and the times of the last check and change that its
+  owning runner saw (see status.py).
 
 The last recorded content is the snapshot with the later patches applied, checked against the stored hash. The
 snapshot is rewritten only when the patches since it add up to more than its own size, so storage grows with
@@ -15,6 +18,11 @@ what changed: an append of 10 rows stores those 10 rows and their bytes, not a c
 Writes happen in a recorder thread, so the watchers never wait for the database. A write that fails (database
 locked, disk full) is logged once and retried until it succeeds; nothing is dropped silently. ``on_recorded``
 is called after each change is committed, so whatever is printed from it is already in the history.
+
+In csv_watcher_run each write carries the lease of the runner's claim on the watcher (see runner_locks.py) and
+is committed only while the lease holds. A write whose lease was lost is dropped unprinted: the watcher's next
+owner finds the change against the recorded content and reports it. Releasing a lease is queued behind the
+writes before it, so the next owner starts from everything this runner reported.
 """
 import datetime
 import hashlib
@@ -24,11 +32,12 @@ import queue
 import threading
 import zlib
 
-from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Integer, LargeBinary, String, Text, func
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Integer, LargeBinary, String, Text
 
 from csv_manager.database import return_free_pages, transaction
 from csv_manager.outage import Outage
 from csv_manager.patterns.csv_watcher_pattern.csv_diff import Patch
+from csv_manager.plugins.csv_watcher_db_plugin.runner_locks import LeaseLost
 
 RETRY_SECONDS = 1
 #: How long stop() waits for queued changes to be recorded before giving up on them (and saying so).
@@ -36,7 +45,7 @@ FLUSH_SECONDS = 1
 
 
 def define_models(Base):
-    """The history models on a groundwork-database ``Base``; returns (File, Version, Row)."""
+    """The history models on a groundwork-database ``Base``; returns (File, Version, Row, Status)."""
 
     class CsvHistoryFile(Base):
         __tablename__ = "csv_history_files"
@@ -62,6 +71,8 @@ def define_models(Base):
         patch_start = Column(BigInteger, nullable=False)
         patch_end = Column(BigInteger, nullable=False)
         patch = Column(LargeBinary, nullable=False)
+        #: "change", or "baseline" for a baseline taken again because the recorded content was not trusted.
+        event = Column(String(16), nullable=False, default="change", server_default="change")
 
     class CsvHistoryRow(Base):
         __tablename__ = "csv_history_rows"
@@ -71,7 +82,15 @@ def define_models(Base):
         change = Column(String(7), nullable=False)
         row = Column(Text, nullable=False)
 
-    return CsvHistoryFile, CsvHistoryVersion, CsvHistoryRow
+    class CsvWatcherStatus(Base):
+        __tablename__ = "csv_watcher_status"
+
+        csv_file = Column(String(2048), primary_key=True)
+        state = Column(String(16), nullable=False)
+        checked_at = Column(DateTime, nullable=True)
+        changed_at = Column(DateTime, nullable=True)
+
+    return CsvHistoryFile, CsvHistoryVersion, CsvHistoryRow, CsvWatcherStatus
 
 
 def content_hash(content):
@@ -88,7 +107,7 @@ class History:
 
     def __init__(self, db, models, on_recorded, outage=None):
         self.db = db
-        self.File, self.Version, self.Row = models
+        self.File, self.Version, self.Row, self.Status = models
         self.log = logging.getLogger(__name__)
         self._on_recorded = on_recorded
         self._queue = queue.Queue()
@@ -115,15 +134,34 @@ class History:
             self.log.error("The history recorder did not finish in time; up to %d changes were not recorded",
                            self._queue.qsize())
 
-    def record_baseline(self, csv_file, rows, content):
+    def record_baseline(self, csv_file, rows, content, lease=None):
         """Queue ``content`` as the file's new snapshot (compared with nothing)."""
-        self._queue.put(lambda session: self._write_baseline(session, csv_file, rows, content))
+        self._queue.put((lease, lambda session: self._write_baseline(session, csv_file, rows, content)))
 
-    def record_change(self, csv_file, new_rows, missing_rows, rows, patch, content):
+    def record_change(self, csv_file, new_rows, missing_rows, rows, patch, content, lease=None):
         """Queue a version; ``on_recorded(csv_file, new_rows, missing_rows)`` follows once it is committed."""
         seen_at = utc_now()
-        self._queue.put(lambda session: self._write_change(session, csv_file, seen_at, new_rows, missing_rows, rows,
-                                                           patch, content))
+        self._queue.put((lease, lambda session: self._write_change(session, csv_file, seen_at, new_rows,
+                                                                   missing_rows, rows, patch, content)))
+
+    def record_status(self, entries):
+        """Queue one write of watcher statuses: (lease, csv_file, state, checked_at, changed_at) entries; those
+        whose lease no longer holds by then are left out."""
+        self._queue.put((entries[0][0], lambda session: self._write_status(session, entries)))
+
+    def statuses(self):
+        """{csv_file: (state, checked_at, changed_at)} of every watcher whose status a runner wrote."""
+        columns = (self.Status.csv_file, self.Status.state, self.Status.checked_at, self.Status.changed_at)
+        with transaction(self.db) as session:
+            return {csv_file: status for csv_file, *status in session.query(*columns)}
+
+    def release(self, lease):
+        """Queue the release of ``lease`` behind the writes queued so far."""
+        self._queue.put((None, _Then(lease.release)))
+
+    def then(self, function, lease=None):
+        """Queue ``function()`` behind the writes queued so far; skipped if ``lease`` no longer holds by then."""
+        self._queue.put((lease, _Then(function)))
 
     def last_content(self, csv_file):
         """The content last recorded for ``csv_file``, or None if there is none or it is damaged."""
@@ -138,13 +176,15 @@ class History:
                 patch = Patch(version.patch_start, version.patch_end, zlib.decompress(version.patch))
                 content = patch.apply(content)
             if content_hash(content) != history.content_hash:
-                self.log.error("The recorded content of %s does not match its hash; taking a new baseline",
+                self.log.error("The recorded content of %s does not match its hash, so what changed while it was "
+                               "not watched cannot be told; taking a new baseline (csv_history shows the gap)",
                                csv_file)
                 return None
             return content
 
     def versions(self, csv_file, since=None, limit=None):
-        """Recorded versions with row changes, newest first: dicts of id, seen_at, rows, new_rows, missing_rows.
+        """Recorded versions with row changes, and new baselines, newest first: dicts of id, event ("change" or
+        "baseline"), seen_at, rows, new_rows, missing_rows.
 
         Returns None if the file has no history at all.
         """
@@ -154,7 +194,8 @@ class History:
                 return None
             query = (session.query(self.Version)
                      .filter(self.Version.file_id == history.id,
-                             self.Version.new_count + self.Version.missing_count > 0)
+                             (self.Version.new_count + self.Version.missing_count > 0)
+                             | (self.Version.event == "baseline"))
                      .order_by(self.Version.id.desc()))
             if since is not None:
                 query = query.filter(self.Version.seen_at >= since)
@@ -165,7 +206,8 @@ class History:
                 rows = {"new": [], "missing": []}
                 for row in session.query(self.Row).filter_by(version_id=version.id).order_by(self.Row.id):
                     rows[row.change].append(json.loads(row.row))
-                versions.append({"id": version.id, "seen_at": version.seen_at, "rows": version.rows,
+                versions.append({"id": version.id, "event": version.event, "seen_at": version.seen_at,
+                                 "rows": version.rows,
                                  "new_rows": rows["new"], "missing_rows": rows["missing"]})
             return versions
 
@@ -184,12 +226,12 @@ class History:
 
     def _write_all(self):
         while True:
-            write = self._queue.get()
-            if write is None:
+            item = self._queue.get()
+            if item is None:
                 return
-            while not self._write_one(write):
+            while not self._write_one(*item):
                 if self._stopping.wait(RETRY_SECONDS):
-                    lost = 1 + sum(1 for write in self._drain() if write is not None)
+                    lost = 1 + sum(1 for item in self._drain() if item is not None and not isinstance(item[1], _Then))
                     self.log.error("%d changes could not be recorded in the history: %s", lost, self._problem)
                     return
 
@@ -200,10 +242,21 @@ class History:
             except queue.Empty:
                 return
 
-    def _write_one(self, write):
+    def _write_one(self, lease, write):
+        if isinstance(write, _Then):
+            try:
+                if lease is None or lease.held:
+                    write.function()
+            except LeaseLost:
+                pass  # the locks are gone, and the lease with them
+            return True
         try:
-            with transaction(self.db, writes=True) as session:
+            with self._writing(lease) as session:
                 recorded = write(session)
+        except LeaseLost:
+            self.log.debug("Dropped a write: this runner no longer owns the watcher it was for")
+            self._outage.succeeded("history")
+            return True
         except Exception as error:
             self._problem = str(getattr(error, "message", error))
             self._outage.failed("history", self._problem)
@@ -215,6 +268,9 @@ class History:
         self._return_free_pages()
         return True
 
+    def _writing(self, lease):
+        return transaction(self.db, writes=True) if lease is None else lease.locks.write(lease)
+
     def _return_free_pages(self):
         """Shrink the file after a write that freed pages (a rewritten snapshot). The write is committed
         already, so a failure here only means the pages stay free for the next writes to reuse."""
@@ -223,13 +279,30 @@ class History:
         except Exception as error:
             self.log.debug("Could not return the history database's free pages: %s", error)
 
+    def _write_status(self, session, entries):
+        held = [entry for entry in entries if entry[0] is None or entry[0].held]
+        files = [entry[1] for entry in held]
+        for start in range(0, len(files), 500):
+            session.query(self.Status).filter(self.Status.csv_file.in_(files[start:start + 500])).delete(
+                synchronize_session=False)
+        session.add_all([self.Status(csv_file=csv_file, state=state, checked_at=checked_at, changed_at=changed_at)
+                         for _, csv_file, state, checked_at, changed_at in held])
+        return None
+
     def _write_baseline(self, session, csv_file, rows, content):
+        """The first content of a file, or a baseline taken again over a recorded content that could not be
+        trusted: the latter is a version of its own, so that the history shows the gap."""
         history = session.query(self.File).filter_by(csv_file=csv_file).first()
         if history is None:
             history = self.File(csv_file=csv_file)
             session.add(history)
-        last_version = session.query(func.max(self.Version.id)).filter_by(file_id=history.id).scalar()
-        _set_snapshot(history, content, rows, last_version or 0)
+            _set_snapshot(history, content, rows, 0)
+            return None
+        version = self.Version(file_id=history.id, seen_at=utc_now(), rows=rows, new_count=0, missing_count=0,
+                               patch_start=0, patch_end=0, patch=zlib.compress(b""), event="baseline")
+        session.add(version)
+        session.flush()
+        _set_snapshot(history, content, rows, version.id)
         return None
 
     def _write_change(self, session, csv_file, seen_at, new_rows, missing_rows, rows, patch, content):
@@ -251,6 +324,13 @@ class History:
         if history.patched_bytes > history.snapshot_size:
             _set_snapshot(history, content, rows, version.id)
         return (csv_file, new_rows, missing_rows) if new_rows or missing_rows else None
+
+
+class _Then:
+    """A queued function to run in order with the writes (see History.then)."""
+
+    def __init__(self, function):
+        self.function = function
 
 
 def _set_snapshot(history, content, rows, version_id):

@@ -6,6 +6,10 @@ Text output keeps the live report's row lines, under one header line per version
     /abs/path.csv has new row: {'id': '3', 'name': 'Linus'}
 
 ``--json`` prints one JSON object per row, the live report's keys plus ``version``, ``seen_at`` and ``rows``.
+
+A baseline taken again because the recorded content could not be trusted is a version of its own: in text
+``version 9 at …: 4 rows, a new baseline: changes before it were not recorded``, in JSON one object with
+``"change": "baseline"`` and no row.
 """
 import datetime
 import json
@@ -35,6 +39,14 @@ class SinceType(click.ParamType):
 def print_versions(csv_file, versions, as_json):
     for version in versions:
         seen_at = version["seen_at"].isoformat(timespec="seconds") + "Z"
+        if version["event"] == "baseline":
+            if as_json:
+                click.echo(json.dumps({"csv_file": csv_file, "change": "baseline", "version": version["id"],
+                                       "seen_at": seen_at, "rows": version["rows"]}, ensure_ascii=False))
+            else:
+                click.echo("version %d at %s: %d rows, a new baseline: changes before it were not recorded"
+                           % (version["id"], seen_at, version["rows"]))
+            continue
         if as_json:
             for change, rows in (("new", version["new_rows"]), ("missing", version["missing_rows"])):
                 for row in rows:

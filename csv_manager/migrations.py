@@ -1,0 +1,53 @@
+"""Schema changes through Alembic, applied when a command first opens a database behind the newest revision.
+
+Alembic runs here from code rather than from an ``alembic.ini`` and ``env.py``: the app knows its database URL
+and engine already, and the migration must run inside our own writing transaction (``BEGIN IMMEDIATE`` on SQLite,
+an advisory lock on PostgreSQL) so that several processes starting at once on an old database upgrade it once.
+Alembic is imported only when a database is opened, which ``--help`` never does.
+"""
+from sqlalchemy import inspect
+from sqlalchemy.exc import SQLAlchemyError
+
+from csv_manager.database import (SCHEMA_LOCK_ID, WRITES, check_schema, database_error, use_wal_journal)
+
+
+def prepare_migrated_tables(database, script_location, models, adopted_revision):
+    """Upgrade ``database`` to the newest revision in ``script_location``, then check the tables of ``models``
+    and use WAL (see database.prepare_tables).
+
+    A database made before it had migrations (our tables, no ``alembic_version``) is taken to be at
+    ``adopted_revision``. Only a database behind the newest revision leads to a writing transaction: reads must
+    not queue behind other processes' writes.
+    """
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    try:
+        script = ScriptDirectory(script_location)
+        with database.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+        if current != script.get_current_head():
+            _upgrade(database, script, models[0].__table__.name, adopted_revision)
+        for model in models:
+            check_schema(database.engine, model.__table__)
+        use_wal_journal(database.engine)
+    except SQLAlchemyError as error:
+        raise database_error(database.database_url, error)
+
+
+def _upgrade(database, script, first_table, adopted_revision):
+    from alembic.config import Config
+    from alembic.runtime.environment import EnvironmentContext
+    from alembic.runtime.migration import MigrationContext
+
+    with database.engine.connect() as connection:
+        with connection.execution_options(**WRITES).begin():
+            if database.engine.dialect.name == "postgresql":
+                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%d)" % SCHEMA_LOCK_ID)
+            context = MigrationContext.configure(connection)
+            if context.get_current_revision() is None and inspect(connection).has_table(first_table):
+                context.stamp(script, adopted_revision)
+            with EnvironmentContext(Config(), script, fn=lambda revision, _: script._upgrade_revs("head", revision),
+                                    destination_rev="head") as environment:
+                environment.configure(connection=connection)
+                environment.run_migrations()

@@ -1,0 +1,116 @@
+"""This runner's share of the watchers: at most ceil(watchers / runners), claimed through runner_locks.py.
+
+Every poll of csv_watcher_run calls :meth:`Share.balance` with the stored watchers. A runner with more than its
+share hands the rest over (stops them, then releases their locks behind their queued history writes); one with
+less claims watchers that nobody owns. Runners that join, leave or die thus even out within a few polls. A
+runner whose locks are lost (its database session is gone) stops every watcher at once, because it can no
+longer prove they are its own, and competes for them again once it can join again.
+"""
+import math
+
+from csv_manager.plugins.csv_watcher_db_plugin.runner_locks import LeaseLost
+
+
+class Share:
+    """The leases this runner holds, kept at its share.
+
+    :param new_locks: makes a Locks (not joined) for the history database.
+    :param start: ``start(csv_file)`` starts the watcher of a claimed file; CsvManagerError if it cannot (its
+        recorded content cannot be read): the lease is then released at once.
+    :param started: ``started(csv_file)`` tells whether the watcher of ``csv_file`` runs.
+    :param stop: ``stop(csv_file)`` stops the watcher of a file (and leaves it ready to start again).
+    :param release: ``release(lease)`` releases a lease once the writes queued before it are done.
+    :param say: ``say(message)`` tells the user (one line on stderr).
+    """
+
+    def __init__(self, new_locks, start, started, stop, release, say):
+        self._new_locks = new_locks
+        self._start = start
+        self._started = started
+        self._stop = stop
+        self._release = release
+        self._say = say
+        self.locks = None
+        self.leases = {}
+
+    def owns(self, csv_file):
+        return csv_file in self.leases
+
+    def lease(self, csv_file):
+        return self.leases.get(csv_file)
+
+    def balance(self, stored):
+        """Claim or hand over watchers so this runner holds its share of ``stored`` ({csv_file: watcher id}).
+
+        Raises CsvManagerError when the runner cannot join or start a watcher (the database is down); call again
+        on the next poll.
+        """
+        if not self.check():
+            self.locks = self._new_locks()
+            self.locks.join()
+        try:
+            # Deleted (or deleted and added again) since claimed, or not started because the database failed.
+            self._give_up([csv_file for csv_file, lease in self.leases.items()
+                           if stored.get(csv_file) != lease.watcher_id or not self._started(csv_file)])
+            runners = self.locks.runners()
+            share = math.ceil(len(stored) / runners)
+            if len(self.leases) > share:
+                surplus = sorted(self.leases, key=lambda csv_file: self.leases[csv_file].watcher_id)[share:]
+                self._give_up(surplus)
+                self._say("Handed over %s (%s)" % (_watchers(len(surplus)), _sharing(runners, len(stored))))
+            elif len(self.leases) < share:
+                self._claim(stored, share - len(self.leases), runners)
+        except LeaseLost:
+            self.check()
+
+    def check(self):
+        """True if the locks are held; if they were lost, stop every watcher and say so once."""
+        if self.locks is None:
+            return False
+        if self.locks.check():
+            return True
+        lost, self.leases = list(self.leases), {}
+        for csv_file in lost:
+            self._stop(csv_file)
+        if lost:
+            self._say("Stopped %s: the database session that proved this runner owns them is gone; "
+                      "they go to whichever runner claims them first" % _watchers(len(lost)))
+        self.locks = None
+        return False
+
+    def close(self):
+        """Release everything: the runner stops (its watchers are stopped and their writes done)."""
+        self.leases.clear()
+        if self.locks is not None:
+            self.locks.close()
+
+    def _claim(self, stored, wanted, runners):
+        free = [watcher_id for csv_file, watcher_id in sorted(stored.items(), key=lambda item: item[1])
+                if csv_file not in self.leases]
+        files = {watcher_id: csv_file for csv_file, watcher_id in stored.items()}
+        leases = self.locks.claim(free, wanted)
+        for taken, lease in enumerate(leases):
+            try:
+                self._start(files[lease.watcher_id])
+            except Exception:
+                for unused in leases[taken:]:
+                    unused.release()
+                raise
+            self.leases[files[lease.watcher_id]] = lease
+        if leases:
+            self._say("Took %s (%s)" % (_watchers(len(leases)), _sharing(runners, len(stored))))
+
+    def _give_up(self, csv_files):
+        for csv_file in csv_files:
+            lease = self.leases.pop(csv_file)
+            self._stop(csv_file)
+            self._release(lease)
+
+
+def _watchers(count):
+    return "1 watcher" if count == 1 else "%d watchers" % count
+
+
+def _sharing(runners, watchers):
+    return "%s %s %s" % ("1 runner" if runners == 1 else "%d runners" % runners, "has" if runners == 1 else "share",
+                         _watchers(watchers))

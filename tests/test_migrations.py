@@ -1,0 +1,64 @@
+"""Schema changes go through Alembic: a database made by the previous release is upgraded on first use and keeps
+everything it recorded."""
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conftest import run
+
+pytestmark = pytest.mark.timeout(120)
+
+#: Made by release 0.1.0 (before migrations): people.csv watched while it went through the two versions below.
+RELEASE_0_1_0 = Path(__file__).parent / "data" / "release-0.1.0"
+RECORDED_PATH = "/tmp/oldgen/people.csv"
+RECORDED_CONTENT = "id,name\n1,Ada\n3,Linus\n4,Guido\n"
+
+
+@pytest.fixture
+def old_home(home, tmp_path):
+    """``home`` holding release 0.1.0's databases, their watched file moved to ``tmp_path / "people.csv"``."""
+    home.mkdir()
+    csv_file = tmp_path / "people.csv"
+    for name, table in (("watcher_db.db", "csv_watchers"), ("history_db.db", "csv_history_files")):
+        shutil.copy(RELEASE_0_1_0 / name, home / name)
+        with sqlite3.connect(home / name) as connection:
+            connection.execute("UPDATE %s SET csv_file = ? WHERE csv_file = ?" % table, (str(csv_file), RECORDED_PATH))
+        connection.close()
+    return csv_file
+
+
+def revision(home):
+    connection = sqlite3.connect(home / "history_db.db")
+    try:
+        return connection.execute("SELECT version_num FROM alembic_version").fetchall()
+    finally:
+        connection.close()
+
+
+def test_the_history_of_release_0_1_0_is_upgraded_and_still_shown(old_home, home):
+    history = run("csv_history", old_home)
+    assert history.returncode == 0, history.stderr
+    assert history.stdout.splitlines()[1:] == [
+        "%s has new row: {'id': '4', 'name': 'Guido'}" % old_home,
+        "%s is missing row: {'id': '2', 'name': 'Grace'}" % old_home,
+        "version 1 at 2026-11-27T22:21:47Z: 3 rows",
+        "%s has new row: {'id': '3', 'name': 'Linus'}" % old_home]
+    assert revision(home) == [("0002",)]
+
+
+def test_the_recorded_content_of_release_0_1_0_is_restored_after_the_upgrade(old_home, home, running):
+    old_home.write_text(RECORDED_CONTENT + "5,Grace\n")
+    watcher = running()
+    lines = watcher.expect("has new row")
+    assert lines[-1] == "%s has new row: {'id': '5', 'name': 'Grace'}" % old_home
+    assert watcher.stop() == 0
+    assert [line for line in watcher.seen["stdout"] if "row:" in line] == lines[-1:]
+    assert revision(home) == [("0002",)]
+
+
+def test_a_fresh_database_is_made_at_the_newest_revision(home, csv_file):
+    assert run("csv_watcher_add", csv_file).returncode == 0
+    assert run("csv_watcher_list", "--json").returncode == 0
+    assert revision(home) == [("0002",)]

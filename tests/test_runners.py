@@ -1,0 +1,184 @@
+"""Many runners, one truth: csv_watcher_run processes sharing one store report and record every change exactly
+once, share the watchers evenly, and take over from a runner that dies or loses its database session."""
+import json
+import math
+import signal
+import socket
+import threading
+import time
+
+import pytest
+
+pytestmark = pytest.mark.timeout(150)
+
+#: How soon the issue wants a share settled or an orphaned watcher owned again.
+SETTLE_SECONDS = 5
+
+
+def make_files(cli, tmp_path, count):
+    files = []
+    for number in range(count):
+        path = tmp_path / ("file%02d.csv" % number)
+        path.write_text("id,file\n")
+        files.append(path)
+        assert cli("csv_watcher_add", path, "-i", "1").exit_code == 0
+    return files
+
+
+def listing(cli):
+    listed = cli("csv_watcher_list", "--json")
+    assert listed.exit_code == 0, listed.output
+    return json.loads(listed.stdout)
+
+
+def owned_counts(cli, runners):
+    """{runner pid: watchers it owns} from csv_watcher_list --json, plus the count of unowned ones under None."""
+    counts = {runner.process.pid: 0 for runner in runners}
+    counts[None] = 0
+    for watcher in listing(cli):
+        pid = int(watcher["owner"]["pid"]) if watcher["owner"] else None
+        counts[pid] = counts.get(pid, 0) + 1
+    return counts
+
+
+def wait_until(condition, timeout, what):
+    """Poll ``condition()`` (a csv_manager command each time, so no busy loop) until true; returns the seconds it
+    took."""
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < timeout, "%s not within %s s" % (what, timeout)
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
+def settled(cli, runners, watchers):
+    """Every watcher owned, by the given runners, none owning more than its share plus one."""
+    def check():
+        counts = owned_counts(cli, runners)
+        fair = math.ceil(watchers / len(runners)) + 1
+        alive = {runner.process.pid for runner in runners}
+        return (counts[None] == 0 and sum(counts[pid] for pid in alive) == watchers
+                and max(counts[pid] for pid in alive) <= fair)
+    return check
+
+
+class Appender:
+    """Appends one numbered row to every file in turn, in a thread, until stopped; remembers what it wrote."""
+
+    def __init__(self, files):
+        self.files = files
+        self.written = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        self._thread.join(30)
+
+    def _run(self):
+        number = 0
+        while not self._stop.wait(0.1):
+            number += 1
+            for path in self.files:
+                with open(path, "a") as stream:
+                    stream.write("%d,%s\n" % (number, path.name))
+                self.written.append((str(path), {"id": str(number), "file": path.name}))
+
+
+def reported(runners):
+    """(csv_file, row) of every "new" JSON line the runners printed, repeated as often as printed."""
+    lines = [line for runner in runners for line in runner.seen["stdout"]]
+    return [(event["csv_file"], event["row"]) for event in map(json.loads, lines) if event["change"] == "new"]
+
+
+def recorded(cli, files):
+    rows = []
+    for path in files:
+        history = cli("csv_history", path, "--json")
+        assert history.exit_code == 0, history.output
+        rows += [(event["csv_file"], event["row"]) for event in map(json.loads, history.stdout.splitlines())
+                 if event["change"] == "new"]
+    return rows
+
+
+def assert_exactly_once(written, rows, where, may_miss=()):
+    """Each written row is among ``rows`` once; rows in ``may_miss`` may also be absent."""
+    counted = {}
+    for csv_file, row in rows:
+        key = (csv_file, row["id"])
+        counted[key] = counted.get(key, 0) + 1
+    twice = {key: count for key, count in counted.items() if count > 1}
+    missing = [(csv_file, row["id"]) for csv_file, row in written
+               if (csv_file, row["id"]) not in counted and (csv_file, row["id"]) not in may_miss]
+    assert not twice, "reported more than once %s: %r" % (where, sorted(twice)[:10])
+    assert not missing, "never reported %s: %r" % (where, missing[:10])
+    assert set(counted) <= {(csv_file, row["id"]) for csv_file, row in written}
+
+
+def wait_reported(runners, written, timeout=20):
+    """Wait until every written row has been printed by one of the runners, still alive or already dead, or
+    until ``timeout``; returns the rows never printed."""
+    wanted = {(csv_file, row["id"]) for csv_file, row in written}
+    deadline = time.monotonic() + timeout
+    while True:
+        for runner in runners:
+            runner.drain()
+        unseen = wanted - {(csv_file, row["id"]) for csv_file, row in reported(runners)}
+        if not unseen or time.monotonic() > deadline:
+            return unseen
+        time.sleep(0.2)
+
+
+def terminate_session(store, runner):
+    """pg_terminate_backend on the session through which ``runner`` holds its watchers."""
+    name = "csv_manager %s:%d" % (socket.gethostname(), runner.process.pid)
+    ended = store.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :name",
+                          {"name": name})
+    assert ended == [(True,)], ended
+
+
+def test_three_runners_report_and_record_every_row_exactly_once_through_a_kill_and_a_lost_session(
+        cli, store, tmp_path, running):
+    files = make_files(cli, tmp_path, 30)
+    runners = [running("--json") for _ in range(3)]
+    wait_until(settled(cli, runners, 30), 30, "30 watchers shared by 3 runners")
+    with Appender(files) as appender:
+        wait_until(lambda: len(appender.written) >= 300, 30, "300 rows written")
+        killed = runners[0]
+        owned_by_killed = {watcher["csv_file"] for watcher in listing(cli)
+                           if watcher["owner"] and watcher["owner"]["pid"] == killed.process.pid}
+        killed.stop(signal.SIGKILL)
+        if store.name == "postgresql":
+            terminate_session(store, runners[1])
+        took = wait_until(settled(cli, runners[1:], 30), 30, "the killed runner's watchers owned again")
+        wait_until(lambda: len(appender.written) >= 900, 60, "900 rows written")
+    unseen = wait_reported(runners, appender.written)
+    for runner in runners[1:]:
+        assert runner.finish() == 0
+    assert took < SETTLE_SECONDS, "took %.1f s to own the orphaned watchers again" % took
+    assert_exactly_once(appender.written, recorded(cli, files), "in csv_history")
+    # The one gap the README owns up to: a runner SIGKILLed between recording a change and printing it leaves the
+    # change recorded (checked above) and unprinted. Only the killed runner's files may have such rows.
+    assert {csv_file for csv_file, _ in unseen} <= owned_by_killed, unseen
+    assert_exactly_once(appender.written, reported(runners), "on stdout", may_miss=unseen)
+    if store.name == "postgresql":
+        assert any("Stopped" in line for line in runners[1].seen["stderr"] + runners[1].drain("stderr"))
+
+
+def test_runners_share_the_watchers_and_hand_them_over_when_one_joins_or_leaves(cli, store, tmp_path, running):
+    make_files(cli, tmp_path, 30)
+    runners = [running() for _ in range(3)]
+    wait_until(settled(cli, runners, 30), SETTLE_SECONDS + 10, "30 watchers shared by 3 runners")
+    joined = running()
+    took = wait_until(settled(cli, runners + [joined], 30), 30, "a fourth runner's share")
+    assert took < SETTLE_SECONDS, "the fourth runner got its share after %.1f s" % took
+    joined.expect("Took", stream="stderr")
+    assert joined.stop() == 0
+    left = wait_until(settled(cli, runners, 30), 30, "the leaving runner's watchers handed over")
+    assert left < SETTLE_SECONDS, "the watchers of the runner that left were owned again after %.1f s" % left
+    handed = [line for runner in runners for line in runner.seen["stderr"] + runner.drain("stderr")]
+    assert any(line.startswith("Handed over ") for line in handed), handed
