@@ -30,7 +30,7 @@ import time
 import uuid
 
 RELEASE_0_1_0 = "0c7c806"
-HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OWNERSHIP = re.compile(r"^(Took|Handed over|Stopped) (\d+) watcher")
 
 
@@ -42,7 +42,7 @@ class Runner:
         self.process = subprocess.Popen(command + ["csv_watcher_run"], env=environment, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True)
         self.owned = 0
-        self.changed = queue.Queue()
+        self.errors = []
         self.stdout_lines = queue.Queue()
         threading.Thread(target=self._follow, daemon=True).start()
         threading.Thread(target=self._pump, daemon=True).start()
@@ -53,7 +53,8 @@ class Runner:
             if match:
                 count = int(match.group(2))
                 self.owned += count if match.group(1) == "Took" else -count
-                self.changed.put(time.monotonic())
+            else:
+                self.errors.append(line)
 
     def _pump(self):
         for line in self.process.stdout:
@@ -76,14 +77,16 @@ def wait_settled(runners, watchers, timeout=120):
         if sum(runner.owned for runner in runners) == watchers and max(r.owned for r in runners) <= fair:
             return time.monotonic()
         if time.monotonic() > deadline:
-            raise RuntimeError("not settled in %d s: %r" % (timeout, [runner.owned for runner in runners]))
+            raise RuntimeError("not settled in %d s: owned %r; stderr: %r" % (
+                timeout, [runner.owned for runner in runners], [runner.errors[-5:] for runner in runners]))
         time.sleep(0.01)  # the owned counts change in the reader threads; this only bounds the reaction time
 
 
-def make_home(workdir, name, files, environment):
-    """A home (or a PostgreSQL schema, if ``environment`` names one) watching ``files`` at interval 1."""
+def make_home(workdir, name, files, postgres=None):
+    """The environment of a new home watching ``files`` at interval 1; its databases are in a new schema of the
+    PostgreSQL database ``postgres`` if given."""
     home = os.path.join(workdir, name)
-    environment = dict(environment, CSV_MANAGER_HOME=home)
+    environment = dict(postgres_environment(postgres) if postgres else os.environ, CSV_MANAGER_HOME=home)
     subprocess.run([shutil.which("csv_manager"), "csv_watcher_list"], env=environment, check=True,
                    capture_output=True)
     url = environment.get("CSV_MANAGER_DATABASE_URL")
@@ -151,7 +154,7 @@ def release_0_1_0(workdir):
     """A command that runs release 0.1.0's csv_manager, unpacked from git."""
     source = os.path.join(workdir, "release-0.1.0")
     os.makedirs(source)
-    archive = subprocess.run(["git", "-C", HERE, "archive", RELEASE_0_1_0, "csv_manager"], check=True,
+    archive = subprocess.run(["git", "-C", ROOT, "archive", RELEASE_0_1_0, "csv_manager"], check=True,
                              capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", source], input=archive, check=True)
     return ["env", "PYTHONPATH=%s" % source, sys.executable, "-c",
@@ -186,22 +189,21 @@ def main():
             with open(path, "w") as stream:
                 stream.write("id,value\n%d,1\n" % number)
             files.append(path)
-        base = postgres_environment(arguments.postgres) if arguments.postgres else dict(os.environ)
         store = "PostgreSQL" if arguments.postgres else "SQLite"
         table = []
         for count in (1, 2, 4):
-            environment = make_home(workdir, "settle%d" % count, files, base)
+            environment = make_home(workdir, "settle%d" % count, files, arguments.postgres)
             runners, settled = settle_time(environment, count, arguments.watchers)
             for runner in runners:
                 runner.stop()
             table.append(("settle, %d runner%s, %s" % (count, "" if count == 1 else "s", store),
                           "%.2f s" % settled))
         for count in (2, 4):
-            environment = make_home(workdir, "takeover%d" % count, files, base)
+            environment = make_home(workdir, "takeover%d" % count, files, arguments.postgres)
             median, worst = takeover_times(environment, count, arguments.watchers, arguments.kills)
             table.append(("takeover after SIGKILL, 1 of %d runners, %s" % (count, store),
                           "median %.2f s, worst %.2f s of %d" % (median, worst, arguments.kills)))
-        new = idle_cpu_share(make_home(workdir, "idle-new", files, dict(os.environ)), arguments.watchers,
+        new = idle_cpu_share(make_home(workdir, "idle-new", files), arguments.watchers,
                              arguments.seconds)
         old_environment = dict(os.environ, CSV_MANAGER_HOME=os.path.join(workdir, "idle-old"))
         old_command = release_0_1_0(workdir)

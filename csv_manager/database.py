@@ -8,6 +8,8 @@ locked" when another process wrote in between, without waiting for the busy time
 start with a plain ``BEGIN`` and so never queue for the write lock.
 """
 import re
+import sqlite3
+import time
 from contextlib import contextmanager
 
 from sqlalchemy import event, inspect
@@ -19,6 +21,8 @@ from csv_manager.errors import CsvManagerError
 SQLITE_BUSY_TIMEOUT_MS = 30000
 #: Bytes a SQLite write-ahead log is truncated to after a checkpoint.
 WAL_SIZE_LIMIT = 1 << 20
+#: Seconds between two attempts to switch a database that another process has open to WAL journaling.
+WAL_RETRY_SECONDS = 0.05
 #: Execution option that marks a connection's transactions as writing (see configure_engine).
 WRITES = {"csv_manager_writes": True}
 
@@ -143,17 +147,27 @@ def prepare_tables(database, models):
 def use_wal_journal(engine):
     """Switch a SQLite database to WAL journaling (persistent, so readers and writers do not block each other).
 
-    Called only after check_schema: a database we refuse to use must stay byte-identical.
+    Called only after check_schema: a database we refuse to use must stay byte-identical. Switching needs the
+    database to itself, and SQLite answers "database is locked" at once, without the busy timeout, while another
+    process (starting at the same moment) has it open: that is retried until the busy timeout.
     """
-    if engine.dialect.name == "sqlite":
+    if engine.dialect.name != "sqlite":
+        return
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
         connection = engine.raw_connection()  # outside any transaction, as the pragma requires
         try:
             cursor = connection.cursor()
             # Reading the mode takes no lock; switching it does, so that happens once, not on every command.
             if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise database_error(engine.url, error)
         finally:
             connection.close()
+        time.sleep(WAL_RETRY_SECONDS)  # no wait primitive exists for this lock: back off, then try again
 
 
 def check_schema(engine, table):

@@ -81,7 +81,7 @@ class Appender:
 
     def _run(self):
         number = 0
-        while not self._stop.wait(0.1):
+        while not self._stop.wait(0.25):
             number += 1
             for path in self.files:
                 with open(path, "a") as stream:
@@ -155,7 +155,7 @@ def test_three_runners_report_and_record_every_row_exactly_once_through_a_kill_a
         if store.name == "postgresql":
             terminate_session(store, runners[1])
         took = wait_until(settled(cli, runners[1:], 30), 30, "the killed runner's watchers owned again")
-        wait_until(lambda: len(appender.written) >= 900, 60, "900 rows written")
+        wait_until(lambda: len(appender.written) >= 1200, 60, "1200 rows written (about 10 s)")
     unseen = wait_reported(runners, appender.written)
     for runner in runners[1:]:
         assert runner.finish() == 0
@@ -178,7 +178,40 @@ def test_runners_share_the_watchers_and_hand_them_over_when_one_joins_or_leaves(
     assert took < SETTLE_SECONDS, "the fourth runner got its share after %.1f s" % took
     joined.expect("Took", stream="stderr")
     assert joined.stop() == 0
+    joined.expect(": this runner stops", stream="stderr")
     left = wait_until(settled(cli, runners, 30), 30, "the leaving runner's watchers handed over")
     assert left < SETTLE_SECONDS, "the watchers of the runner that left were owned again after %.1f s" % left
     handed = [line for runner in runners for line in runner.seen["stderr"] + runner.drain("stderr")]
     assert any(line.startswith("Handed over ") for line in handed), handed
+
+
+def test_a_watcher_added_again_with_another_interval_reports_each_change_once(cli, store, csv_file, running):
+    cli("csv_watcher_add", csv_file, "-i", "1")
+    watcher = running()
+    watcher.expect("watching %s" % csv_file)
+    with open(csv_file, "a") as stream:
+        stream.write("3,Linus\n")
+    watcher.expect("has new row: {'id': '3', 'name': 'Linus'}")
+    assert cli("csv_watcher_delete", csv_file).exit_code == 0
+    assert cli("csv_watcher_add", csv_file, "-i", "2").exit_code == 0
+    with open(csv_file, "a") as stream:
+        stream.write("4,Guido\n")
+    watcher.expect("has new row: {'id': '4', 'name': 'Guido'}")
+    assert watcher.finish() == 0
+    assert [line for line in watcher.seen["stdout"] if "row:" in line] == [
+        "%s has new row: {'id': '3', 'name': 'Linus'}" % csv_file,
+        "%s has new row: {'id': '4', 'name': 'Guido'}" % csv_file]
+
+
+def test_runners_started_at_the_same_moment_on_a_fresh_home_all_join(cli, home, tmp_path, running):
+    make_files(cli, tmp_path, 4)
+    runners = [running() for _ in range(4)]
+
+    def one_each():
+        counts = owned_counts(cli, runners)
+        return all(counts[runner.process.pid] == 1 for runner in runners)
+    wait_until(one_each, 30, "one watcher owned by each runner")
+    for runner in runners:
+        assert runner.stop() == 0
+        assert not [line for line in runner.seen["stderr"] + runner.drain("stderr")
+                    if "Error" in line or "Traceback" in line]

@@ -151,6 +151,10 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         for csv_file, watcher in self.csv_watcher.get().items():
             if wanted.get(csv_file) != watcher.interval:
                 self.csv_watcher.unregister(csv_file)
+                if self.share is not None:
+                    # Claimed again (with the new interval) only after its queued writes: the restored
+                    # content must include them.
+                    self.share.forget(csv_file)
         registered = 0
         for csv_file, interval in wanted.items():
             if self.csv_watcher.get(csv_file) is None:

@@ -18,6 +18,7 @@ A :class:`Lease` is one claim of one watcher. Writes go through :meth:`Locks.wri
 them, and raise :class:`LeaseLost` once it no longer holds.
 """
 import fcntl
+import logging
 import os
 import socket
 import struct
@@ -29,6 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from csv_manager.database import database_error, sqlite_file, transaction
+from csv_manager.errors import CsvManagerError
 from csv_manager.files import create_private
 
 #: fcntl's byte offsets in the lock file: a watcher locks the byte at its id, a runner one byte from here on.
@@ -121,6 +123,12 @@ class SoloLocks(Locks):
 
     def __init__(self, database):
         self.database = database
+
+    def join(self):
+        if self.database.engine.dialect.name != "sqlite":
+            logging.getLogger(__name__).warning(
+                "Runners share watchers on SQLite and PostgreSQL only; on %s this runner assumes it is the only one"
+                % self.database.engine.dialect.name)
 
 
 class FileLocks(Locks):
@@ -233,15 +241,16 @@ class PostgresLocks(Locks):
             "SELECT count(*) FROM pg_locks WHERE %s AND objid::bigint = 0" % _OUR_ADVISORY_LOCKS))
 
     def claim(self, watcher_ids, limit):
+        """Try the ids nobody held a moment ago, ``limit`` at a time, each batch in one round trip."""
         taken = set(self._owned_ids())
-        leases = []
-        for watcher_id in watcher_ids:
-            if len(leases) >= limit:
-                break
-            if watcher_id not in taken and self._scalar("SELECT pg_try_advisory_lock(:namespace, :id)",
-                                                        id=watcher_id):
-                leases.append(Lease(self, watcher_id))
-        return leases
+        free = [watcher_id for watcher_id in watcher_ids if watcher_id not in taken]
+        claimed = []
+        while free and len(claimed) < limit:
+            batch, free = free[:limit - len(claimed)], free[limit - len(claimed):]
+            claimed += [row[0] for row in self._rows(
+                "SELECT id FROM unnest(CAST(:ids AS integer[])) AS id WHERE pg_try_advisory_lock(:namespace, id)",
+                ids=batch)]
+        return [Lease(self, watcher_id) for watcher_id in claimed]
 
     def release(self, watcher_id):
         if not self.lost:
@@ -261,8 +270,8 @@ class PostgresLocks(Locks):
         if not self.lost:
             try:
                 self._scalar("SELECT 1")
-            except Exception:
-                self.lost = True
+            except (LeaseLost, CsvManagerError):
+                pass  # _rows has found out whether the session is still ours
         return not self.lost
 
     @contextmanager
@@ -330,9 +339,11 @@ class PostgresLocks(Locks):
                     return self._execute(sql, **parameters).all()
             except LeaseLost:
                 raise
-            except Exception:
-                self.lost = True
-                raise LeaseLost()
+            except Exception as error:
+                self._notice_loss()
+                if self.lost:
+                    raise LeaseLost()
+                raise database_error(self.database.database_url, error) from error
 
     def _scalar(self, sql, **parameters):
         return self._rows(sql, **parameters)[0][0]

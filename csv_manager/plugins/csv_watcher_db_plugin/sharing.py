@@ -39,6 +39,13 @@ class Share:
     def lease(self, csv_file):
         return self.leases.get(csv_file)
 
+    def forget(self, csv_file):
+        """The watcher of ``csv_file`` was stopped (deleted, or changed and registered again): release its lease,
+        if this runner holds one, behind its queued writes."""
+        lease = self.leases.pop(csv_file, None)
+        if lease is not None:
+            self._release(lease)
+
     def balance(self, stored):
         """Claim or hand over watchers so this runner holds its share of ``stored`` ({csv_file: watcher id}).
 
@@ -80,6 +87,8 @@ class Share:
 
     def close(self):
         """Release everything: the runner stops (its watchers are stopped and their writes done)."""
+        if self.leases:
+            self._say("Handed over %s: this runner stops" % _watchers(len(self.leases)))
         self.leases.clear()
         if self.locks is not None:
             self.locks.close()
