@@ -146,11 +146,15 @@ class FileLocks(Locks):
 
     def join(self):
         create_private(self.path)
-        self._fd = os.open(self.path, os.O_RDWR)
+        try:
+            self._fd = os.open(self.path, os.O_RDWR)
+        except OSError as error:
+            raise CsvManagerError("Cannot open the runners' lock file %s: %s" % (self.path, error.strerror))
         for slot in range(MAX_RUNNERS):
             if self._lock(RUNNER_SLOTS + slot, fcntl.F_WRLCK):
                 return
-        raise RuntimeError("more than %d runners share %s" % (MAX_RUNNERS, self.path))
+        self.close()
+        raise CsvManagerError("More than %d runners share %s" % (MAX_RUNNERS, self.path))
 
     def runners(self):
         return 1 + sum(1 for slot in range(MAX_RUNNERS) if self._holder(RUNNER_SLOTS + slot) is not None)
