@@ -73,26 +73,31 @@ def test_adds_killed_at_random_moments_leave_an_intact_database(cli, store, tmp_
     probe.write_text("a\n")
     started = time.monotonic()
     assert run("csv_watcher_add", probe).returncode == 0
-    # Kill moments are drawn around the time an add takes, and the window adapts: it shrinks after an add that
-    # finished first and grows after one that was killed, so about half of each land whatever the load.
+    # Five adds at a time, each killed at its own moment. The moments are drawn around the time an add takes,
+    # and the window adapts: it shrinks after an add that finished first and grows after one that was killed,
+    # so about half of each land whatever the load.
     window = time.monotonic() - started
     generator = random.Random(20261127)
     reported, killed = [str(probe)], 0
-    for number in range(50):
-        path = tmp_path / ("k%d.csv" % number)
-        path.write_text("a\n")
-        process = start("csv_watcher_add", path)
-        try:
-            process.wait(timeout=generator.uniform(0.5, 1.5) * window)
-        except subprocess.TimeoutExpired:
-            process.send_signal(signal.SIGKILL)
-        process.communicate(timeout=30)
-        if process.returncode == 0:
-            reported.append(str(path))
-            window *= 0.8
-        else:
-            killed += 1
-            window *= 1.25
+    for batch in range(10):
+        adds = []
+        for number in range(batch * 5, batch * 5 + 5):
+            path = tmp_path / ("k%d.csv" % number)
+            path.write_text("a\n")
+            adds.append((time.monotonic() + generator.uniform(0.5, 1.5) * window, path,
+                         start("csv_watcher_add", path)))
+        for kill_at, path, process in sorted(adds, key=lambda add: add[0]):
+            try:
+                process.wait(timeout=max(0.0, kill_at - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGKILL)
+            process.communicate(timeout=30)
+            if process.returncode == 0:
+                reported.append(str(path))
+                window *= 0.9
+            else:
+                killed += 1
+                window *= 1.1
     if store.name == "sqlite":
         assert store.execute("PRAGMA integrity_check") == [("ok",)]
     assert set(reported) <= {row[1] for row in store.rows()}

@@ -42,6 +42,16 @@ def test_everything_the_app_creates_is_its_owners_only(home, csv_file, running, 
     assert {name: mode for name, mode in found.items() if mode != 0o600} == {}
 
 
+def test_the_logs_rotated_backups_are_their_owners_only(home, loose_umask):
+    assert run("csv_watcher_list").returncode == 0
+    with open(home / "csv_manager.log", "a") as log:
+        log.write("an old line\n" * (1024 * 1024 // 12 + 1))
+    assert run("csv_watcher_list").returncode == 0
+    assert (home / "csv_manager.log.1").read_text().endswith("an old line\n")
+    assert {name: mode for name, mode in modes(home).items() if name.startswith("csv_manager.log")} == {
+        "csv_manager.log": 0o600, "csv_manager.log.1": 0o600}
+
+
 def test_a_home_an_earlier_version_left_open_is_tightened_once(home, csv_file, loose_umask):
     assert run("csv_watcher_add", csv_file).returncode == 0
     os.chmod(home, 0o755)

@@ -277,7 +277,9 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
     def _restore_baseline(self, watcher):
         """Start a watcher from the content last recorded for its file, if any, so that it reports what
         changed while it was not watched. A history that cannot be read (CsvManagerError) keeps it from
-        starting: a fresh baseline would lose what changed meanwhile."""
+        starting: a fresh baseline would lose what changed meanwhile. This runner's own writes still queued for
+        the file (from a watcher of it that just stopped) are waited for, or they would be reported twice."""
+        self.history.wait_until_recorded(watcher.csv_file)
         content = self.history.last_content(watcher.csv_file)
         if content is not None:
             watcher.restore(content)

@@ -35,11 +35,14 @@ import zlib
 from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Integer, LargeBinary, String, Text
 
 from csv_manager.database import return_free_pages, transaction
+from csv_manager.errors import CsvManagerError
 from csv_manager.outage import Outage
 from csv_manager.patterns.csv_watcher_pattern.csv_diff import Patch
 from csv_manager.plugins.csv_watcher_db_plugin.runner_locks import LeaseLost
 
 RETRY_SECONDS = 1
+#: How long a watcher about to start waits for the writes still queued for its file (see wait_until_recorded).
+WAIT_SECONDS = 10
 #: How long stop() waits for queued changes to be recorded before giving up on them (and saying so).
 FLUSH_SECONDS = 1
 
@@ -111,6 +114,9 @@ class History:
         self.log = logging.getLogger(__name__)
         self._on_recorded = on_recorded
         self._queue = queue.Queue()
+        #: {csv_file: writes queued and not done yet}, guarded by the condition _recorded.
+        self._queued = {}
+        self._recorded = threading.Condition()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._write_all, name="csv_history recorder", daemon=True)
         self._problem = None
@@ -136,18 +142,18 @@ class History:
 
     def record_baseline(self, csv_file, rows, content, lease=None):
         """Queue ``content`` as the file's new snapshot (compared with nothing)."""
-        self._queue.put((lease, lambda session: self._write_baseline(session, csv_file, rows, content)))
+        self._put(csv_file, lease, lambda session: self._write_baseline(session, csv_file, rows, content))
 
     def record_change(self, csv_file, new_rows, missing_rows, rows, patch, content, lease=None):
         """Queue a version; ``on_recorded(csv_file, new_rows, missing_rows)`` follows once it is committed."""
         seen_at = utc_now()
-        self._queue.put((lease, lambda session: self._write_change(session, csv_file, seen_at, new_rows,
-                                                                   missing_rows, rows, patch, content)))
+        self._put(csv_file, lease, lambda session: self._write_change(session, csv_file, seen_at, new_rows,
+                                                                      missing_rows, rows, patch, content))
 
     def record_status(self, entries):
         """Queue one write of watcher statuses: (lease, csv_file, state, checked_at, changed_at) entries; those
         whose lease no longer holds by then are left out."""
-        self._queue.put((entries[0][0], lambda session: self._write_status(session, entries)))
+        self._put(None, entries[0][0], lambda session: self._write_status(session, entries))
 
     def statuses(self):
         """{csv_file: (state, checked_at, changed_at)} of every watcher whose status a runner wrote."""
@@ -157,11 +163,31 @@ class History:
 
     def release(self, lease):
         """Queue the release of ``lease`` behind the writes queued so far."""
-        self._queue.put((None, _Then(lease.release)))
+        self._put(None, None, _Then(lease.release))
 
     def then(self, function, lease=None):
         """Queue ``function()`` behind the writes queued so far; skipped if ``lease`` no longer holds by then."""
-        self._queue.put((lease, _Then(function)))
+        self._put(None, lease, _Then(function))
+
+    def wait_until_recorded(self, csv_file, timeout=WAIT_SECONDS):
+        """Wait until the writes queued for ``csv_file`` are done (committed, or dropped with their lease): the
+        content recorded for it is then all this runner saw. CsvManagerError if that takes over ``timeout``."""
+        with self._recorded:
+            if not self._recorded.wait_for(lambda: not self._queued.get(csv_file), timeout):
+                raise CsvManagerError("The history of %s is still being written (%s); trying again later"
+                                      % (csv_file, self._problem or "busy"))
+
+    def _put(self, csv_file, lease, write):
+        with self._recorded:
+            self._queued[csv_file] = self._queued.get(csv_file, 0) + 1
+        self._queue.put((csv_file, lease, write))
+
+    def _done(self, csv_file):
+        with self._recorded:
+            self._queued[csv_file] -= 1
+            if not self._queued[csv_file]:
+                del self._queued[csv_file]
+                self._recorded.notify_all()
 
     def last_content(self, csv_file):
         """The content last recorded for ``csv_file``, or None if there is none or it is damaged."""
@@ -229,11 +255,13 @@ class History:
             item = self._queue.get()
             if item is None:
                 return
-            while not self._write_one(*item):
+            csv_file, lease, write = item
+            while not self._write_one(lease, write):
                 if self._stopping.wait(RETRY_SECONDS):
-                    lost = 1 + sum(1 for item in self._drain() if item is not None and not isinstance(item[1], _Then))
+                    lost = 1 + sum(1 for item in self._drain() if item is not None and not isinstance(item[2], _Then))
                     self.log.error("%d changes could not be recorded in the history: %s", lost, self._problem)
                     return
+            self._done(csv_file)
 
     def _drain(self):
         while True:
