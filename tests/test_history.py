@@ -178,6 +178,18 @@ def test_a_failed_history_write_is_reported_once_and_retried_until_it_succeeds(h
     assert "csv_history_rows" in inspect(history.db.engine).get_table_names()
 
 
+def test_a_write_that_still_fails_when_stopping_is_given_up_and_said(history, caplog):
+    old, new = b"id\n1\n", b"id\n1\n2\n"
+    history.record_baseline("/data/lost.csv", 1, old)
+    with history.db.engine.begin() as connection:
+        history.Row.__table__.drop(connection)
+    with caplog.at_level(logging.WARNING):
+        record(history, "/data/lost.csv", old, new)
+        history.stop()
+    assert history.recorded == []
+    assert "1 changes could not be recorded in the history" in caplog.text
+
+
 def stored_bytes(history):
     """What the history database must hold: its snapshots, patches and rows, in bytes."""
     with history.db.engine.connect() as connection:

@@ -257,10 +257,13 @@ class History:
                 return
             csv_file, lease, write = item
             while not self._write_one(lease, write):
-                if self._stopping.wait(RETRY_SECONDS):
+                # Stopping ends the retries only after one more attempt: stop() may come in the middle of the wait
+                # before the attempt that would have succeeded.
+                if self._stopping.is_set():
                     lost = 1 + sum(1 for item in self._drain() if item is not None and not isinstance(item[2], _Then))
                     self.log.error("%d changes could not be recorded in the history: %s", lost, self._problem)
                     return
+                self._stopping.wait(RETRY_SECONDS)
             self._done(csv_file)
 
     def _drain(self):
