@@ -2,6 +2,7 @@
 once, share the watchers evenly, and take over from a runner that dies or loses its database session."""
 import json
 import math
+import re
 import signal
 import socket
 import threading
@@ -13,6 +14,8 @@ pytestmark = pytest.mark.timeout(150)
 
 #: How soon the issue wants a share settled or an orphaned watcher owned again.
 SETTLE_SECONDS = 5
+#: The lines in which a runner says how many watchers it took or gave up.
+OWNERSHIP = re.compile(r"^(Took|Handed over|Stopped) (\d+) watchers?\b")
 
 
 def make_files(cli, tmp_path, count):
@@ -41,25 +44,47 @@ def owned_counts(cli, runners):
     return counts
 
 
-def wait_until(condition, timeout, what):
-    """Poll ``condition()`` (a csv_manager command each time, so no busy loop) until true; returns the seconds it
-    took."""
-    started = time.monotonic()
+def owned(runner):
+    """How many watchers ``runner`` owns by its own account: its Took, Handed over and Stopped lines so far."""
+    runner.drain("stderr")
+    count = 0
+    for line in runner.seen["stderr"]:
+        match = OWNERSHIP.match(line)
+        if match:
+            count += int(match.group(2)) if match.group(1) == "Took" else -int(match.group(2))
+    return count
+
+
+def wait_until(condition, timeout, what, started=None):
+    """Poll ``condition()`` until true (it reads lines the runners already printed: cheap); returns the seconds
+    since ``started`` (default: now)."""
+    started = time.monotonic() if started is None else started
     while not condition():
         assert time.monotonic() - started < timeout, "%s not within %s s" % (what, timeout)
-        time.sleep(0.2)
+        time.sleep(0.05)
     return time.monotonic() - started
 
 
-def settled(cli, runners, watchers):
-    """Every watcher owned, by the given runners, none owning more than its share plus one."""
+def settled(runners, watchers):
+    """Every watcher owned by one of ``runners``, none owning more than its share plus one."""
     def check():
-        counts = owned_counts(cli, runners)
-        fair = math.ceil(watchers / len(runners)) + 1
-        alive = {runner.process.pid for runner in runners}
-        return (counts[None] == 0 and sum(counts[pid] for pid in alive) == watchers
-                and max(counts[pid] for pid in alive) <= fair)
+        counts = [owned(runner) for runner in runners]
+        return sum(counts) == watchers and max(counts) <= math.ceil(watchers / len(runners)) + 1
     return check
+
+
+def assert_listing_agrees(cli, runners, timeout=10):
+    """csv_watcher_list --json names the same owners, for as many watchers, as the runners say they own (once
+    the locks of watchers just handed over are released, which follows their queued writes)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = owned_counts(cli, runners)
+        said = {runner.process.pid: owned(runner) for runner in runners}
+        said[None] = 0
+        if listed == said:
+            return
+        assert time.monotonic() < deadline, "csv_watcher_list says %r, the runners %r" % (listed, said)
+        time.sleep(0.5)  # each look is a whole csv_manager command: not in a tight loop
 
 
 class Appender:
@@ -145,16 +170,19 @@ def test_three_runners_report_and_record_every_row_exactly_once_through_a_kill_a
         cli, store, tmp_path, running):
     files = make_files(cli, tmp_path, 30)
     runners = [running("--json") for _ in range(3)]
-    wait_until(settled(cli, runners, 30), 30, "30 watchers shared by 3 runners")
+    wait_until(settled(runners, 30), 30, "30 watchers shared by 3 runners")
+    assert_listing_agrees(cli, runners)
     with Appender(files) as appender:
         wait_until(lambda: len(appender.written) >= 300, 30, "300 rows written")
         killed = runners[0]
         owned_by_killed = {watcher["csv_file"] for watcher in listing(cli)
                            if watcher["owner"] and watcher["owner"]["pid"] == killed.process.pid}
+        orphaned = time.monotonic()
         killed.stop(signal.SIGKILL)
         if store.name == "postgresql":
             terminate_session(store, runners[1])
-        took = wait_until(settled(cli, runners[1:], 30), 30, "the killed runner's watchers owned again")
+            runners[1].expect("Stopped", stream="stderr")
+        took = wait_until(settled(runners[1:], 30), 30, "the orphaned watchers owned again", started=orphaned)
         wait_until(lambda: len(appender.written) >= 1200, 60, "1200 rows written (about 10 s)")
     unseen = wait_reported(runners, appender.written)
     for runner in runners[1:]:
@@ -172,14 +200,15 @@ def test_three_runners_report_and_record_every_row_exactly_once_through_a_kill_a
 def test_runners_share_the_watchers_and_hand_them_over_when_one_joins_or_leaves(cli, store, tmp_path, running):
     make_files(cli, tmp_path, 30)
     runners = [running() for _ in range(3)]
-    wait_until(settled(cli, runners, 30), SETTLE_SECONDS + 10, "30 watchers shared by 3 runners")
+    wait_until(settled(runners, 30), SETTLE_SECONDS + 10, "30 watchers shared by 3 runners")
+    assert_listing_agrees(cli, runners)
     joined = running()
-    took = wait_until(settled(cli, runners + [joined], 30), 30, "a fourth runner's share")
+    took = wait_until(settled(runners + [joined], 30), 30, "a fourth runner's share")
     assert took < SETTLE_SECONDS, "the fourth runner got its share after %.1f s" % took
-    joined.expect("Took", stream="stderr")
+    assert_listing_agrees(cli, runners + [joined])
     assert joined.stop() == 0
     joined.expect(": this runner stops", stream="stderr")
-    left = wait_until(settled(cli, runners, 30), 30, "the leaving runner's watchers handed over")
+    left = wait_until(settled(runners, 30), 30, "the leaving runner's watchers handed over")
     assert left < SETTLE_SECONDS, "the watchers of the runner that left were owned again after %.1f s" % left
     handed = [line for runner in runners for line in runner.seen["stderr"] + runner.drain("stderr")]
     assert any(line.startswith("Handed over ") for line in handed), handed
@@ -206,11 +235,8 @@ def test_a_watcher_added_again_with_another_interval_reports_each_change_once(cl
 def test_runners_started_at_the_same_moment_on_a_fresh_home_all_join(cli, home, tmp_path, running):
     make_files(cli, tmp_path, 4)
     runners = [running() for _ in range(4)]
-
-    def one_each():
-        counts = owned_counts(cli, runners)
-        return all(counts[runner.process.pid] == 1 for runner in runners)
-    wait_until(one_each, 30, "one watcher owned by each runner")
+    wait_until(lambda: [owned(runner) for runner in runners] == [1, 1, 1, 1], 30, "one watcher owned by each runner")
+    assert_listing_agrees(cli, runners)
     for runner in runners:
         assert runner.stop() == 0
         assert not [line for line in runner.seen["stderr"] + runner.drain("stderr")

@@ -30,7 +30,7 @@ def wait_for_state(cli, csv_file, state, timeout=30):
         if status["state"] == state and status["checked_at"] and status["changed_at"]:
             return status
         assert time.monotonic() < deadline, "state %r, not %r, after %s s" % (status["state"], state, timeout)
-        time.sleep(0.1)
+        time.sleep(0.5)  # each look is a whole csv_manager command: not in a tight loop
 
 
 def test_without_a_runner_every_watcher_is_not_running(cli, store, csv_file):

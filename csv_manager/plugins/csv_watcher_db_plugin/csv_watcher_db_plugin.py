@@ -78,8 +78,8 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         self.commands.register("csv_watcher_delete", "Removes the permanent watcher of CSV_FILE.",
                                self.csv_watcher_delete, params=[path_argument, purge_option])
         self.commands.register("csv_watcher_run",
-                               "Watches all csv files and prints new and missing rows until stopped "
-                               "(Ctrl-C or SIGTERM).",
+                               "Watches the csv files and prints new and missing rows until stopped "
+                               "(Ctrl-C or SIGTERM). Runners sharing one store split the files between them.",
                                self.csv_watcher_run, params=[json_option])
         self.commands.register("csv_history", "Shows the recorded changes of CSV_FILE, newest first.",
                                self.csv_history, params=[path_argument, since_option, limit_option, json_option])
