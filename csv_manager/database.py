@@ -127,15 +127,17 @@ def create_tables(database):
             database.Base.metadata.create_all(connection)
 
 
-def prepare_tables(database, models):
+def prepare_tables(database, models, update=None):
     """Create the tables of ``models`` where missing, check that existing ones are ours, then use WAL.
 
-    Only a missing table leads to a writing transaction: every command starts here, and one that merely reads
-    must not queue behind another process's write.
+    ``update(database)``, if given, brings the schema up to date instead of creating missing tables (Alembic
+    migrations, see migrations.py). Only a missing table or an outdated schema leads to a writing transaction:
+    every command starts here, and one that merely reads must not queue behind another process's write.
     """
     try:
-        inspector = inspect(database.engine)
-        if not all(inspector.has_table(model.__table__.name) for model in models):
+        if update is not None:
+            update(database)
+        elif not all(inspect(database.engine).has_table(model.__table__.name) for model in models):
             create_tables(database)
         for model in models:
             check_schema(database.engine, model.__table__)

@@ -6,9 +6,8 @@ an advisory lock on PostgreSQL) so that several processes starting at once on an
 Alembic is imported only when a database is opened, which ``--help`` never does.
 """
 from sqlalchemy import inspect
-from sqlalchemy.exc import SQLAlchemyError
 
-from csv_manager.database import (SCHEMA_LOCK_ID, WRITES, check_schema, database_error, use_wal_journal)
+from csv_manager.database import SCHEMA_LOCK_ID, WRITES, prepare_tables
 
 
 def prepare_migrated_tables(database, script_location, models, adopted_revision):
@@ -22,17 +21,14 @@ def prepare_migrated_tables(database, script_location, models, adopted_revision)
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
-    try:
+    def upgrade_if_behind(database):
         script = ScriptDirectory(script_location)
         with database.engine.connect() as connection:
             current = MigrationContext.configure(connection).get_current_revision()
         if current != script.get_current_head():
             _upgrade(database, script, models[0].__table__.name, adopted_revision)
-        for model in models:
-            check_schema(database.engine, model.__table__)
-        use_wal_journal(database.engine)
-    except SQLAlchemyError as error:
-        raise database_error(database.database_url, error)
+
+    prepare_tables(database, models, update=upgrade_if_behind)
 
 
 def _upgrade(database, script, first_table, adopted_revision):
