@@ -1,6 +1,9 @@
 """Schema changes go through Alembic: a database made by the previous release is upgraded on first use and keeps
 everything it recorded."""
+import json
 import shutil
+import subprocess
+import sys
 import sqlite3
 from pathlib import Path
 
@@ -62,3 +65,28 @@ def test_a_fresh_database_is_made_at_the_newest_revision(home, csv_file):
     assert run("csv_watcher_add", csv_file).returncode == 0
     assert run("csv_watcher_list", "--json").returncode == 0
     assert revision(home) == [("0002",)]
+
+
+def test_the_head_revision_named_in_the_package_is_alembics_head():
+    from alembic.script import ScriptDirectory
+    from csv_manager.plugins.csv_watcher_db_plugin import migrations
+
+    assert ScriptDirectory(migrations.SCRIPT_LOCATION).get_current_head() == migrations.HEAD_REVISION
+
+
+def test_a_database_at_the_newest_revision_is_opened_without_importing_alembic(home, csv_file):
+    assert run("csv_watcher_add", csv_file).returncode == 0
+    assert run("csv_watcher_list", "--json").returncode == 0  # the history database made: now at the head
+    probe = "\n".join([
+        "import sys",
+        "from csv_manager.applications.csv_manager_app import start_app",
+        "sys.argv = ['csv_manager', 'csv_watcher_list', '--json']",
+        "try:",
+        "    start_app()",
+        "except SystemExit as end:",
+        "    assert end.code == 0, end.code",
+        "print(sorted(name for name in sys.modules if name.split('.')[0] == 'alembic'))"])
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[0])[0]["csv_file"] == str(csv_file)
+    assert result.stdout.splitlines()[-1] == "[]"

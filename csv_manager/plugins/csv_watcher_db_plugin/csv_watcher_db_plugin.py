@@ -118,7 +118,8 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         tells database trouble through ``outage`` (see outage.py)."""
         self.history_db = self._register_database("HISTORY")
         models = [register_model(self.history_db, model) for model in define_models(self.history_db.Base)]
-        prepare_migrated_tables(self.history_db, migrations.SCRIPT_LOCATION, models, adopted_revision="0001")
+        prepare_migrated_tables(self.history_db, migrations.SCRIPT_LOCATION, migrations.HEAD_REVISION, models,
+                                adopted_revision="0001")
         self.signals.register("csv_history_recorded", "Sent when a change with rows is in the history. "
                                                       "Arguments: csv_file, new_rows, missing_rows")
         self.history = History(self.history_db, models, on_recorded=lambda csv_file, new_rows, missing_rows:
