@@ -6,13 +6,14 @@ import time
 
 import pytest
 
-from conftest import SCRIPT, run
+from forked import ForkedProcess
 
 pytestmark = pytest.mark.timeout(300)
 
 
 def start(*args):
-    return subprocess.Popen([SCRIPT, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    """One csv_manager process, forked (see forked.py): the point here is many processes at once."""
+    return ForkedProcess(*args)
 
 
 def finish(processes):
@@ -72,7 +73,9 @@ def test_adds_killed_at_random_moments_leave_an_intact_database(cli, store, tmp_
     probe = tmp_path / "probe.csv"
     probe.write_text("a\n")
     started = time.monotonic()
-    assert run("csv_watcher_add", probe).returncode == 0
+    probe_add = start("csv_watcher_add", probe)
+    probe_add.communicate(timeout=60)
+    assert probe_add.returncode == 0
     # Five adds at a time, each killed at its own moment. The moments are drawn around the time an add takes,
     # and the window adapts: it shrinks after an add that finished first and grows after one that was killed,
     # so about half of each land whatever the load.
