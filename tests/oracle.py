@@ -8,6 +8,7 @@ import io
 import os
 from collections import Counter
 
+from csv_manager.patterns.csv_watcher_pattern.csv_diff import read
 from csv_manager.patterns.csv_watcher_pattern.watcher import QUIET_SECONDS, CsvWatcher
 
 #: How far the test clock moves at each tick during a write: a writer's pauses stay shorter than the quiet
@@ -74,6 +75,16 @@ class Watched:
         """One check, then time passes (less than the quiet period)."""
         self.watcher.check()
         self.clock.advance(TICK_SECONDS)
+
+    def written(self):
+        """A write notification while the writer still has the file open, a check, then time passes."""
+        self.watcher.notify(closed=False)
+        self.tick()
+
+    def closed(self):
+        """The close notification that ends a write (or the move that puts a file in place), and a check."""
+        self.watcher.notify(closed=True)
+        self.watcher.check()
 
     def settle(self):
         """Check, let the quiet period pass with the file unchanged, check again: the write is over."""
@@ -153,15 +164,33 @@ def two_halves(path, old, new, tick):
 WRITERS = {writer.__name__: writer for writer in (in_place, atomic, appending, slow_rewrite, two_halves)}
 
 
-def check_edit(watched, path, old, new, writer):
+def check_edit(watched, path, old, new, writer, notified=False):
     """Write ``new`` over ``old`` with ``writer`` while the watcher ticks, let it settle, and assert that what it
-    reported is exactly the DictReader difference and that it now holds ``new``."""
-    writer(path, old, new, watched.tick)
+    reported is exactly the DictReader difference and that it now holds ``new``.
+
+    ``notified``: the watcher also gets the notifications the kernel would send, a write notification at each
+    tick and a close once the writer is done. Then a new content whose last row is finished must be reported
+    in full at the close, before any quiet period."""
+    key, expected_new, expected_missing = expected_change(old, new)
+
+    def reported():
+        return tuple(Counter(map(key, rows)) for rows in watched.take())
+    writer(path, old, new, watched.written if notified else watched.tick)
+    at_close = None
+    if notified:
+        watched.closed()
+        if read(new).terminated:
+            at_close = reported()
+            assert at_close == (expected_new, expected_missing), (
+                "%s of %r to %r reported new %r and missing %r at the close" % (
+                    writer.__name__, old, new, *at_close))
     watched.tick()
     watched.settle()
-    key, expected_new, expected_missing = expected_change(old, new)
-    new_rows, missing_rows = (Counter(map(key, rows)) for rows in watched.take())
-    assert (new_rows, missing_rows) == (expected_new, expected_missing), (
-        "%s of %r to %r reported new %r and missing %r" % (writer.__name__, old, new, new_rows, missing_rows))
+    new_rows, missing_rows = reported()
+    if at_close is not None:
+        assert (new_rows, missing_rows) == (Counter(), Counter()), "reported again after the close"
+    else:
+        assert (new_rows, missing_rows) == (expected_new, expected_missing), (
+            "%s of %r to %r reported new %r and missing %r" % (writer.__name__, old, new, new_rows, missing_rows))
     assert watched.watcher.rows == sum(row_counts(new)[0].values())
     assert watched.content == new

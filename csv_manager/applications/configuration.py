@@ -6,6 +6,7 @@ Only UPPERCASE names are configuration. Environment variables override the defau
 - ``CSV_MANAGER_DATABASE_URL``: any SQLAlchemy URL for the watcher database, default SQLite in ``APP_PATH``.
 - ``CSV_MANAGER_HISTORY_DATABASE_URL``: the same for the history database.
 - ``CSV_MANAGER_QUIET_SECONDS``: ``WATCHER_QUIET_SECONDS``.
+- ``CSV_MANAGER_NOTIFICATIONS``: ``WATCHER_NOTIFICATIONS``.
 """
 import os
 
@@ -32,6 +33,10 @@ WATCHER_DATABASE_POLL_SECONDS = 1
 #: Seconds a file must stay unchanged before a state that may be a writer's intermediate one (anything but an
 #: append of finished rows) is reported; a number from 0 to 3600.
 WATCHER_QUIET_SECONDS = os.environ.get("CSV_MANAGER_QUIET_SECONDS") or 2
+
+#: "on": csv_watcher_run looks at a file the moment the kernel notifies a change (Linux inotify), the interval
+#: being the safety net; "off": it looks every interval only (stat polling), as on systems without inotify.
+WATCHER_NOTIFICATIONS = os.environ.get("CSV_MANAGER_NOTIFICATIONS") or "on"
 
 GROUNDWORK_LOGGING = {
     "version": 1,

@@ -2,9 +2,10 @@
 
 The application holds one registry of watchers (``app.csv_watcher``) shared by every plugin that inherits the
 pattern. Each watcher owns one groundwork thread, registered through GwThreadsPattern, which sleeps until the
-application's ticker (:mod:`.ticker`) finds its file changed. Registering a watcher does not start it:
-``start()`` starts the ticker, every registered watcher and any registered afterwards; ``stop()`` stops and
-joins them. One-shot commands therefore register watchers without ever reading the watched files.
+kernel notifies a change to its file (:mod:`.notifier`) or the application's ticker (:mod:`.ticker`) finds it
+changed. Registering a watcher does not start it: ``start()`` starts the notifier, the ticker, every registered
+watcher and any registered afterwards; ``stop()`` stops and joins them. One-shot commands therefore register
+watchers without ever reading the watched files.
 
 ``start(owns=...)`` starts only the watchers this process owns (several processes may share the watchers;
 see the plugin's runner_locks.py); ``resume(csv_file)`` starts one once it is owned. A watcher's thread runs
@@ -20,6 +21,7 @@ import threading
 
 from groundwork.patterns import GwThreadsPattern
 
+from csv_manager.patterns.csv_watcher_pattern.notifier import Notifier
 from csv_manager.patterns.csv_watcher_pattern.ticker import Ticker
 from csv_manager.patterns.csv_watcher_pattern.watcher import QUIET_SECONDS, CsvWatcher
 
@@ -68,13 +70,14 @@ class CsvWatcherPlugin:
         """This plugin's watcher of ``csv_file``, or a dict of all its watchers keyed by file."""
         return self._app.csv_watcher.get(csv_file, self._plugin)
 
-    def start(self, prepare=None, owns=None):
+    def start(self, prepare=None, owns=None, notifications=True):
         """Start all registered watchers, and from now on every watcher as soon as it is registered.
 
         ``prepare(watcher)`` is called before each watcher starts (for example to restore its baseline).
         ``owns(csv_file)``, if given, limits this to the watchers it returns True for; see :meth:`resume`.
+        ``notifications`` False leaves the watchers to their interval alone (stat polling).
         """
-        return self._app.csv_watcher.start(prepare, owns)
+        return self._app.csv_watcher.start(prepare, owns, notifications)
 
     def resume(self, csv_file):
         """Start the registered watcher of ``csv_file`` (after start(), once ``owns`` says it is ours)."""
@@ -93,6 +96,7 @@ class CsvWatcherApplication:
         self._watchers = {}
         self._lock = threading.Lock()
         self._ticker = None
+        self._notifier = None
         self._prepare = None
         self._owns = None
 
@@ -125,6 +129,8 @@ class CsvWatcherApplication:
     def unregister(self, csv_file):
         with self._lock:
             watcher = self._watchers.pop(csv_file)
+            if self._notifier is not None:
+                self._notifier.unwatch(watcher)
         watcher.stop()
         watcher.join()
         watcher.thread.plugin.threads.unregister(watcher.thread.name)
@@ -138,10 +144,12 @@ class CsvWatcherApplication:
             return watcher if owned(watcher) else None
         return {path: watcher for path, watcher in self._watchers.items() if owned(watcher)}
 
-    def start(self, prepare=None, owns=None):
+    def start(self, prepare=None, owns=None, notifications=True):
         with self._lock:
             self._prepare = prepare
             self._owns = owns or (lambda csv_file: True)
+            self._notifier = Notifier(enabled=notifications)
+            self._notifier.start()
             self._ticker = Ticker()
             self._ticker.start()
             for csv_file, watcher in self._watchers.items():
@@ -156,6 +164,9 @@ class CsvWatcherApplication:
         with self._lock:
             watchers = list(self._watchers.values())
             ticker, self._ticker = self._ticker, None
+            notifier, self._notifier = self._notifier, None
+        if notifier is not None:
+            notifier.stop()
         if ticker is not None:
             ticker.stop()
         for watcher in watchers:
@@ -168,6 +179,7 @@ class CsvWatcherApplication:
             if self._prepare is not None:
                 self._prepare(watcher)
             watcher.start()
+            self._notifier.watch(watcher)
             self._ticker.add(watcher)
 
 

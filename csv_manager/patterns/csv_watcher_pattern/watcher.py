@@ -1,22 +1,29 @@
-"""One watcher: a groundwork thread that checks one CSV file when its ticker finds the file changed.
+"""One watcher: a groundwork thread that checks one CSV file when a notification or its ticker says it changed.
 
-A tick costs one ``os.stat`` while the file is unchanged (see :mod:`.ticker`). When the stat changes the file
-is read and compared with the last finished version (see :mod:`.csv_diff`).
+The kernel's notifications (see :mod:`.notifier`) wake the thread the moment a writer writes or closes the file;
+the ticker (see :mod:`.ticker`) is the safety net, every ``interval`` seconds, and costs one ``os.stat`` while
+the file is unchanged. A woken thread reads the file and compares it with the last finished version (see
+:mod:`.csv_diff`). Writes wake it after a settle of ``SETTLE_SECONDS`` (so a burst of writes is one look, and a
+writer that keeps the file open is looked at at least that often); a close wakes it at once.
 
 Only finished states are reported or become a baseline; a writer's intermediate states never are:
 
 - an append of records to a version whose last record was finished, when the new last record is finished too
   (the bytes end with a line end outside quotes), is finished at once, and so is a first read that ends that
   way (an append to nothing);
-- any other new state (a last line without its line end, a rewrite, a file that shrank, emptied, went missing
-  or cannot be parsed) is finished once it has stayed unchanged for ``quiet_seconds``: a later check finds the
-  same stat (device, inode, size, mtime and ctime) and the same bytes. Until then it is pending and the
-  watcher's thread wakes for it when the quiet period ends, whatever the interval.
+- a state seen right after its writer closed the file (or moved it into place), unchanged while it was read,
+  whose last record is finished, is finished at once: the writer says it is done;
+- any other new state (a last line without its line end, a rewrite still open, a file that shrank, emptied,
+  went missing or cannot be parsed) is finished once it has stayed unchanged for ``quiet_seconds``: a later
+  check finds the same stat (device, inode, size, mtime and ctime) and the same bytes. Until then it is pending
+  and the watcher's thread wakes for it when the quiet period ends, whatever the interval.
 
-So a row written in two halves is reported once, whole; a slow rewrite is reported once, as its net effect; a
-stable file without a final newline is complete after the quiet period. Problems (file gone, unreadable, not
-UTF-8, empty, malformed) are logged once when they are finished states; the last good version stays the
-baseline, so once the file is back the next report is the difference against it.
+So a row written in two halves within the quiet period is reported once, whole, even when each half is
+written and closed on its own; a slow rewrite is reported once, as its net effect, when its writer closes the
+file; two writes that each close the file are two reports; a stable file without a final newline is complete
+after the quiet period. Problems (file gone, unreadable, not UTF-8, empty, malformed) are logged once when they
+are finished states; the last good version stays the baseline, so once the file is back the next report is the
+difference against it.
 
 A file changed within ``RACY_SECONDS`` of being read is read again on the next tick even if its stat looks
 unchanged, because file systems keep times at a coarse granularity and a same-size rewrite could hide.
@@ -34,6 +41,8 @@ RACY_SECONDS = 2
 JOIN_TIMEOUT_SECONDS = 5
 #: How long a state that could be a writer's intermediate one must stay unchanged to count as finished.
 QUIET_SECONDS = 2.0
+#: After a write notification, how long to wait for more before looking (a close does not wait).
+SETTLE_SECONDS = 0.05
 MISSING = "missing"
 
 
@@ -47,8 +56,9 @@ class CsvWatcher:
       (possibly none, for a re-quoted or moved row) and the patch from the previous content to ``content``.
 
     The loop runs in the groundwork thread ``thread`` (a :class:`groundwork.patterns.gw_threads_pattern.Thread`)
-    once :meth:`start` is called, and checks whenever :meth:`tick` wakes it or a pending state's quiet period
-    ends; :meth:`stop` ends it within one check. ``clock`` (seconds, monotonic) is replaceable for tests.
+    once :meth:`start` is called, and checks whenever :meth:`tick` or :meth:`notify` wakes it or a pending
+    state's quiet period ends; :meth:`stop` ends it within one check. ``clock`` (seconds, monotonic) is
+    replaceable for tests.
     """
 
     def __init__(self, csv_file, interval, on_started, on_baseline, on_change, quiet_seconds=QUIET_SECONDS,
@@ -64,6 +74,11 @@ class CsvWatcher:
         self._clock = clock
         self._stopped = threading.Event()
         self._wake = threading.Event()
+        #: Guards the two facts notifications leave for the thread: when to look, and whether the file was
+        #: closed by its writer since the last look.
+        self._notified = threading.Lock()
+        self._look_at = None
+        self._closed = False
         self._version = None
         self._restored = None
         self._announced = False
@@ -121,19 +136,46 @@ class CsvWatcher:
         """
         self.checked_at = time.time()
         if self._recheck or self._stat_key is None or self._stat_key != _stat_key(self.csv_file):
-            self._wake.set()
+            self._look(self._clock())
+
+    def notify(self, closed):
+        """Called by the notifier: the file changed, ``closed`` if by a writer that closed it (or moved it into
+        place) since. A close is looked at at once, a write after SETTLE_SECONDS."""
+        now = self._clock()
+        with self._notified:
+            self._closed = closed
+        self._look(now if closed else now + SETTLE_SECONDS)
+
+    def _look(self, at):
+        with self._notified:
+            if self._look_at is None or at < self._look_at:
+                self._look_at = at
+        self._wake.set()
 
     def watch(self, plugin):
-        """The thread's function: check each time the ticker wakes it or a pending state may be finished."""
+        """The thread's function: check each time a look is due or a pending state may be finished."""
         while True:
-            self._wake.wait(self.pending_seconds())
+            self._wake.wait(self._seconds_to_wait())
             if self._stopped.is_set():
                 return
             self._wake.clear()
+            if self._seconds_to_wait() != 0:
+                continue
+            with self._notified:
+                self._look_at = None
             try:
                 self.check()
             except Exception:
                 self.log.exception("Unexpected error while checking %s", self.csv_file)
+
+    def _seconds_to_wait(self):
+        """Seconds until the next look is due or the pending state's quiet period ends; None for neither."""
+        waits = [self.pending_seconds()]
+        with self._notified:
+            if self._look_at is not None:
+                waits.append(max(0.0, self._look_at - self._clock()))
+        waits = [wait for wait in waits if wait is not None]
+        return min(waits) if waits else None
 
     def pending_seconds(self):
         """Seconds until the pending state's quiet period ends; None when nothing is pending."""
@@ -144,6 +186,8 @@ class CsvWatcher:
     def check(self):
         """Look at the file once; report a finished baseline or change, or log a finished problem once."""
         now = self._clock()
+        with self._notified:
+            closed, self._closed = self._closed, False
         try:
             status = os.stat(self.csv_file)
         except FileNotFoundError:
@@ -152,7 +196,7 @@ class CsvWatcher:
             return self._problem_state(("stat", error.errno), None, now,
                                        ("unreadable", "cannot be checked: %s" % error.strerror))
         key = _key(status)
-        if key == self._stat_key and not self._recheck and self.pending_seconds() != 0:
+        if key == self._stat_key and not self._recheck and not closed and self.pending_seconds() != 0:
             return None
         if not stat.S_ISREG(status.st_mode):
             return self._problem_state(key, None, now, ("unreadable", "is not a regular file"))
@@ -165,6 +209,8 @@ class CsvWatcher:
             self._recheck = True
             return self._problem_state(("read", error.errno), None, now,
                                        ("unreadable", "cannot be read: %s" % error.strerror))
+        if closed and _stat_key(self.csv_file) != key:
+            closed, self._recheck = False, True  # written again while read: not the state its writer closed
         if self._version is None and self._restored is not None:
             self._restore_version()
         if self._version is not None and data == self._version.data:
@@ -174,7 +220,7 @@ class CsvWatcher:
         finished = self._observe(key, data, now)
         if not data:
             return self._report_problem(("empty", "is empty; waiting for content")) if finished else None
-        if not finished and not self._may_be_finished_append(data):
+        if not finished and not closed and not self._may_be_finished_append(data):
             return None
         try:
             if self._version is None:

@@ -182,6 +182,14 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
                                   "a number of seconds from 0 to %d, not %r." % (MAX_QUIET_SECONDS, setting))
         return seconds
 
+    def _notifications(self):
+        """The WATCHER_NOTIFICATIONS setting (from CSV_MANAGER_NOTIFICATIONS when set): True for "on"."""
+        setting = str(self.app.config.get("WATCHER_NOTIFICATIONS", "on"))
+        if setting.lower() not in ("on", "off"):
+            raise CsvManagerError("Notifications (WATCHER_NOTIFICATIONS or CSV_MANAGER_NOTIFICATIONS) must be "
+                                  "'on' or 'off', not %r." % setting)
+        return setting.lower() == "on"
+
     def csv_watcher_list(self, as_json, status):
         watchers = self._stored_watchers()
         if as_json or status:
@@ -241,6 +249,7 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
 
     def csv_watcher_run(self, as_json):
         poll_seconds = self.app.config.get("WATCHER_DATABASE_POLL_SECONDS", 1)
+        notifications = self._notifications()
         outage = Outage(self.log)
         self.setup_history_db(outage)
         self.share = Share(lambda: locks_for(self.history_db), start=self.csv_watcher.resume,
@@ -260,7 +269,8 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
             if not self.csv_watcher.get():
                 click.echo("No watchers yet; waiting for csv_watcher_add (Ctrl-C to stop).", err=True)
             self.history.start()
-            self.csv_watcher.start(prepare=self._restore_baseline, owns=self.share.owns)
+            self.csv_watcher.start(prepare=self._restore_baseline, owns=self.share.owns,
+                                   notifications=notifications)
             self._poll_watchers(outage)
             while not stop.event.wait(poll_seconds):
                 self._poll_watchers(outage)
