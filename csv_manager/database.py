@@ -204,6 +204,27 @@ def return_free_pages(engine):
         connection.close()
 
 
+def commit_counter(engine):
+    """For a SQLite ``engine``: a function returning a number that changes whenever another connection (of any
+    process) has committed to the database since its last call (``PRAGMA data_version``, asked on a connection
+    kept for it; close it with ``counter.close()``), or None when that cannot be asked. None for other backends,
+    which have no such cheap question.
+
+    It lets a loop that rereads a table every second skip the reading while nobody wrote.
+    """
+    if engine.dialect.name != "sqlite":
+        return None
+    connection = engine.raw_connection()
+
+    def counter():
+        try:
+            return connection.cursor().execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.Error:
+            return None
+    counter.close = connection.close
+    return counter
+
+
 def database_error(url, error):
     """A CsvManagerError that names the database and says what went wrong, without a traceback."""
     reason = getattr(error, "orig", None) or error
