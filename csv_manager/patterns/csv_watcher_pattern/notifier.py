@@ -23,6 +23,7 @@ watchdog: the events needed are these few; watchdog's observer would add a depen
 name, a thread per watched directory, and its own event objects to translate back; and the close event, which
 is what makes a finished state visible at once, is what matters here.
 """
+import collections
 import ctypes
 import ctypes.util
 import errno
@@ -78,8 +79,11 @@ class Notifier:
         #: directory -> wd, or None while it cannot be watched; wd -> the directories it stands for.
         self._directories = {}
         self._by_wd = {}
-        #: (directory, name) -> the watchers of that file.
+        #: (directory, name) -> the watchers of that file; each watcher's (directory, name) places; directory ->
+        #: how many of its names are watched.
         self._names = {}
+        self._places = {}
+        self._watched_names = collections.Counter()
         #: Directories that are not there yet or went away: tried again every RETRY_SECONDS.
         self._retry = set()
         self._libc = None
@@ -116,8 +120,12 @@ class Notifier:
         if not self.available:
             return
         with self._lock:
-            for directory, name in _places(watcher.csv_file):
-                self._names.setdefault((directory, name), set()).add(watcher)
+            self._places[watcher] = _places(watcher.csv_file)
+            for directory, name in self._places[watcher]:
+                if (directory, name) not in self._names:
+                    self._names[directory, name] = set()
+                    self._watched_names[directory] += 1
+                self._names[directory, name].add(watcher)
                 if directory not in self._directories:
                     self._directories[directory] = self._add(directory)
 
@@ -126,12 +134,14 @@ class Notifier:
         if not self.available:
             return
         with self._lock:
-            for place in [place for place, watchers in self._names.items() if watcher in watchers]:
+            for place in self._places.pop(watcher, ()):
                 self._names[place].discard(watcher)
                 if not self._names[place]:
                     del self._names[place]
-            for directory in set(self._directories) - {directory for directory, _ in self._names}:
-                self._remove(directory)
+                    self._watched_names[place[0]] -= 1
+                    if not self._watched_names[place[0]]:
+                        del self._watched_names[place[0]]
+                        self._remove(place[0])
 
     def _open(self):
         if not sys.platform.startswith("linux"):
