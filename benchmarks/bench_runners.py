@@ -82,9 +82,9 @@ def wait_settled(runners, watchers, timeout=120):
         time.sleep(0.01)  # the owned counts change in the reader threads; this only bounds the reaction time
 
 
-def make_home(workdir, name, files, postgres=None):
-    """The environment of a new home watching ``files`` at interval 1; its databases are in a new schema of the
-    PostgreSQL database ``postgres`` if given."""
+def make_home(workdir, name, files, postgres=None, interval=1):
+    """The environment of a new home watching ``files`` every ``interval`` seconds; its databases are in a new
+    schema of the PostgreSQL database ``postgres`` if given."""
     home = os.path.join(workdir, name)
     environment = dict(postgres_environment(postgres) if postgres else os.environ, CSV_MANAGER_HOME=home)
     subprocess.run([shutil.which("csv_manager"), "csv_watcher_list"], env=environment, check=True,
@@ -94,13 +94,13 @@ def make_home(workdir, name, files, postgres=None):
         from sqlalchemy import create_engine, text
         engine = create_engine(url)
         with engine.begin() as connection:
-            connection.execute(text('INSERT INTO csv_watchers (csv_file, "interval") VALUES (:path, 1)'),
-                               [{"path": path} for path in files])
+            connection.execute(text('INSERT INTO csv_watchers (csv_file, "interval") VALUES (:path, :interval)'),
+                               [{"path": path, "interval": interval} for path in files])
         engine.dispose()
     else:
         with sqlite3.connect(os.path.join(home, "watcher_db.db")) as connection:
-            connection.executemany("INSERT INTO csv_watchers (csv_file, interval) VALUES (?, 1)",
-                                   [(path,) for path in files])
+            connection.executemany("INSERT INTO csv_watchers (csv_file, interval) VALUES (?, ?)",
+                                   [(path, interval) for path in files])
     return environment
 
 
