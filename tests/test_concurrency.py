@@ -46,14 +46,14 @@ def test_twenty_adds_of_different_files_on_a_fresh_database_store_twenty_rows(st
     assert sorted(row[1] for row in store.rows()) == sorted(map(str, files))
 
 
-def test_mixed_commands_and_a_running_watcher_never_see_a_locked_database(cli, store, tmp_path, running):
+def test_mixed_commands_and_a_running_watcher_never_see_a_locked_database(cli, store, tmp_path, forked_running):
     files = []
     for number in range(10):
         path = tmp_path / ("m%d.csv" % number)
         path.write_text("a\n1\n")
         files.append(path)
     cli("csv_watcher_add", files[0], "-i", "1")
-    watcher = running()
+    watcher = forked_running()
     watcher.expect("watching %s" % files[0])
     processes = []
     for path in files[1:]:

@@ -28,15 +28,15 @@ def history_json(csv_file, *args):
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
-def test_a_change_made_while_stopped_is_reported_and_recorded_on_the_next_start(cli, store, csv_file, running):
+def test_a_change_made_while_stopped_is_reported_and_recorded_on_the_next_start(cli, store, csv_file, forked_running):
     cli("csv_watcher_add", csv_file, "-i", "1")
-    first = running()
+    first = forked_running()
     first.expect("watching %s (2 rows, every 1 s)" % csv_file)
     assert first.stop() == 0
     assert [line for line in first.seen["stdout"] if "row:" in line] == []
 
     csv_file.write_text("id,name\n1,Ada\n2,Hopper\n3,Linus\n")
-    second = running()
+    second = forked_running()
     second.expect("watching %s (3 rows, every 1 s)" % csv_file)
     lines = second.expect("is missing row: {'id': '2', 'name': 'Grace'}")
     assert lines == ["%s has new row: {'id': '2', 'name': 'Hopper'}" % csv_file,
@@ -51,9 +51,9 @@ def test_a_change_made_while_stopped_is_reported_and_recorded_on_the_next_start(
     assert {line["rows"] for line in recorded} == {3}
 
 
-def test_a_killed_run_loses_no_version_it_had_printed(cli, store, csv_file, running):
+def test_a_killed_run_loses_no_version_it_had_printed(cli, store, csv_file, forked_running):
     cli("csv_watcher_add", csv_file, "-i", "1")
-    watcher = running()
+    watcher = forked_running()
     watcher.expect("watching %s" % csv_file)
     for name in ("Linus", "Guido", "Barbara"):
         append(csv_file, "9,%s\n" % name)
@@ -65,9 +65,9 @@ def test_a_killed_run_loses_no_version_it_had_printed(cli, store, csv_file, runn
     assert printed == recorded
 
 
-def test_text_output_limit_and_since(cli, store, csv_file, running):
+def test_text_output_limit_and_since(cli, store, csv_file, forked_running):
     cli("csv_watcher_add", csv_file, "-i", "1")
-    watcher = running()
+    watcher = forked_running()
     watcher.expect("watching %s" % csv_file)
     append(csv_file, "3,Linus\n")
     watcher.expect("has new row: {'id': '3', 'name': 'Linus'}")
@@ -85,9 +85,9 @@ def test_text_output_limit_and_since(cli, store, csv_file, running):
     assert run("csv_history", csv_file, "--since", "2000-01-01T00:00Z").stdout.splitlines() == lines
 
 
-def test_history_of_a_deleted_watcher_is_kept_unless_purged(cli, store, csv_file, running):
+def test_history_of_a_deleted_watcher_is_kept_unless_purged(cli, store, csv_file, forked_running):
     cli("csv_watcher_add", csv_file, "-i", "1")
-    watcher = running()
+    watcher = forked_running()
     watcher.expect("watching %s" % csv_file)
     append(csv_file, "3,Linus\n")
     watcher.expect("has new row")

@@ -51,9 +51,9 @@ def test_the_history_of_release_0_1_0_is_upgraded_and_still_shown(old_home, home
     assert revision(home) == [("0002",)]
 
 
-def test_the_recorded_content_of_release_0_1_0_is_restored_after_the_upgrade(old_home, home, running):
+def test_the_recorded_content_of_release_0_1_0_is_restored_after_the_upgrade(old_home, home, forked_running):
     old_home.write_text(RECORDED_CONTENT + "5,Grace\n")
-    watcher = running()
+    watcher = forked_running()
     lines = watcher.expect("has new row")
     assert lines[-1] == "%s has new row: {'id': '5', 'name': 'Grace'}" % old_home
     assert watcher.stop() == 0

@@ -20,10 +20,10 @@ AT_ONCE_SECONDS = 5
 
 
 @pytest.fixture
-def watching_hourly(cli, csv_file, running):
+def watching_hourly(cli, csv_file, forked_running):
     """csv_file watched every hour by a running csv_watcher_run that has taken its baseline."""
     cli("csv_watcher_add", csv_file, "-i", HOUR)
-    watcher = running()
+    watcher = forked_running()
     watcher.expect("watching %s (2 rows, every 3600 s)" % csv_file)
     return watcher
 
@@ -67,13 +67,13 @@ def test_a_row_appended_and_deleted_300_ms_later_is_two_reports_and_two_versions
 
 
 def test_a_row_written_in_two_closed_halves_with_a_long_pause_is_reported_once_whole(
-        cli, csv_file, running, monkeypatch):
+        cli, csv_file, forked_running, monkeypatch):
     """The issue's paused writer: ``printf 'F6,3,' >> f; sleep 2.5; printf '4.00,EUR\\n' >> f`` at ``-i 1``, with
     a quiet period longer than the pause."""
     monkeypatch.setenv("CSV_MANAGER_QUIET_SECONDS", "4")
     csv_file.write_text("code,qty,price,currency\nF5,1,2.00,EUR\n")
     cli("csv_watcher_add", csv_file, "-i", "1")
-    watcher = running()
+    watcher = forked_running()
     watcher.expect("watching %s (1 rows, every 1 s)" % csv_file)
     append(csv_file, "F6,3,")
     time.sleep(2.5)  # the writer's pause, longer than the interval
@@ -100,10 +100,10 @@ def test_a_logger_that_keeps_the_file_open_is_reported_line_by_line_and_never_ha
     assert not any("'half'" in line for line in reported_rows(watching_hourly))
 
 
-def test_a_rewrite_kept_open_across_a_pause_is_one_net_change_at_its_close(cli, csv_file, running, monkeypatch):
+def test_a_rewrite_kept_open_across_a_pause_is_one_net_change_at_its_close(cli, csv_file, forked_running, monkeypatch):
     monkeypatch.setenv("CSV_MANAGER_QUIET_SECONDS", "30")
     cli("csv_watcher_add", csv_file, "-i", "1")
-    watcher = running()
+    watcher = forked_running()
     watcher.expect("watching %s (2 rows, every 1 s)" % csv_file)
     with open(csv_file, "w") as stream:
         stream.write("id,name\n1,Ada\n")
@@ -116,10 +116,10 @@ def test_a_rewrite_kept_open_across_a_pause_is_one_net_change_at_its_close(cli, 
                                       "%s is missing row: {'id': '2', 'name': 'Grace'}" % csv_file]
 
 
-def test_notifications_turned_off_fall_back_to_polling_with_one_warning(cli, csv_file, running, monkeypatch):
+def test_notifications_turned_off_fall_back_to_polling_with_one_warning(cli, csv_file, forked_running, monkeypatch):
     monkeypatch.setenv("CSV_MANAGER_NOTIFICATIONS", "off")
     cli("csv_watcher_add", csv_file, "-i", "1")
-    watcher = running()
+    watcher = forked_running()
     watcher.expect("WARNING: Watching by polling every interval: notifications are turned off", stream="stderr")
     watcher.expect("watching %s (2 rows, every 1 s)" % csv_file)
     append(csv_file, "3,Linus\n")

@@ -62,9 +62,10 @@ def server(monkeypatch, home):
     shutil.rmtree(folder)
 
 
-def test_a_database_restart_is_one_warning_one_recovery_line_and_no_lost_change(server, home, csv_file, running):
+@pytest.mark.long
+def test_a_database_restart_is_one_warning_one_recovery_line_and_no_lost_change(server, home, csv_file, forked_running):
     assert run("csv_watcher_add", csv_file, "-i", "1").returncode == 0
-    watcher = running()
+    watcher = forked_running()
     watcher.expect("watching %s" % csv_file)
     server.stop()
     # The runner's session is gone, and with it the proof that it owns the watcher: it stops watching (the
@@ -85,14 +86,15 @@ def test_a_database_restart_is_one_warning_one_recovery_line_and_no_lost_change(
         "%s has new row: {'id': '3', 'name': 'Linus'}" % csv_file]
 
 
-def test_a_database_restart_under_three_runners_loses_and_doubles_nothing(server, home, tmp_path, running):
+@pytest.mark.long
+def test_a_database_restart_under_three_runners_loses_and_doubles_nothing(server, home, tmp_path, forked_running):
     files = []
     for number in range(6):
         path = tmp_path / ("file%d.csv" % number)
         path.write_text("id,file\n")
         assert run("csv_watcher_add", path, "-i", "1").returncode == 0
         files.append(path)
-    runners = [running("--json") for _ in range(3)]
+    runners = [forked_running("--json") for _ in range(3)]
     # Every runner started and every baseline recorded (the watching lines come after that), so the appends
     # below are changes to a recorded content.
     deadline = time.monotonic() + 60

@@ -166,10 +166,11 @@ def terminate_session(store, runner):
     assert ended == [(True,)], ended
 
 
+@pytest.mark.long
 def test_three_runners_report_and_record_every_row_exactly_once_through_a_kill_and_a_lost_session(
-        cli, store, tmp_path, running):
+        cli, store, tmp_path, forked_running):
     files = make_files(cli, tmp_path, 30)
-    runners = [running("--json") for _ in range(3)]
+    runners = [forked_running("--json") for _ in range(3)]
     wait_until(settled(runners, 30), 30, "30 watchers shared by 3 runners")
     assert_listing_agrees(cli, runners)
     with Appender(files) as appender:
@@ -197,12 +198,12 @@ def test_three_runners_report_and_record_every_row_exactly_once_through_a_kill_a
         assert any("Stopped" in line for line in runners[1].seen["stderr"] + runners[1].drain("stderr"))
 
 
-def test_runners_share_the_watchers_and_hand_them_over_when_one_joins_or_leaves(cli, store, tmp_path, running):
+def test_runners_share_the_watchers_and_hand_them_over_when_one_joins_or_leaves(cli, store, tmp_path, forked_running):
     make_files(cli, tmp_path, 30)
-    runners = [running() for _ in range(3)]
+    runners = [forked_running() for _ in range(3)]
     wait_until(settled(runners, 30), SETTLE_SECONDS + 10, "30 watchers shared by 3 runners")
     assert_listing_agrees(cli, runners)
-    joined = running()
+    joined = forked_running()
     took = wait_until(settled(runners + [joined], 30), 30, "a fourth runner's share")
     assert took < SETTLE_SECONDS, "the fourth runner got its share after %.1f s" % took
     assert_listing_agrees(cli, runners + [joined])
@@ -214,9 +215,9 @@ def test_runners_share_the_watchers_and_hand_them_over_when_one_joins_or_leaves(
     assert any(line.startswith("Handed over ") for line in handed), handed
 
 
-def test_a_watcher_added_again_with_another_interval_reports_each_change_once(cli, store, csv_file, running):
+def test_a_watcher_added_again_with_another_interval_reports_each_change_once(cli, store, csv_file, forked_running):
     cli("csv_watcher_add", csv_file, "-i", "1")
-    watcher = running()
+    watcher = forked_running()
     watcher.expect("watching %s" % csv_file)
     with open(csv_file, "a") as stream:
         stream.write("3,Linus\n")
@@ -232,9 +233,9 @@ def test_a_watcher_added_again_with_another_interval_reports_each_change_once(cl
         "%s has new row: {'id': '4', 'name': 'Guido'}" % csv_file]
 
 
-def test_runners_started_at_the_same_moment_on_a_fresh_home_all_join(cli, home, tmp_path, running):
+def test_runners_started_at_the_same_moment_on_a_fresh_home_all_join(cli, home, tmp_path, forked_running):
     make_files(cli, tmp_path, 4)
-    runners = [running() for _ in range(4)]
+    runners = [forked_running() for _ in range(4)]
     wait_until(lambda: [owned(runner) for runner in runners] == [1, 1, 1, 1], 30, "one watcher owned by each runner")
     assert_listing_agrees(cli, runners)
     for runner in runners:

@@ -41,11 +41,11 @@ def test_without_a_runner_every_watcher_is_not_running(cli, store, csv_file):
     assert listed(cli, "--status") == "file: %s - interval: 1 - state: not running\n" % csv_file
 
 
-def test_a_running_watcher_shows_its_owner_state_and_times(cli, store, csv_file, running, monkeypatch):
+def test_a_running_watcher_shows_its_owner_state_and_times(cli, store, csv_file, forked_running, monkeypatch):
     monkeypatch.setenv("CSV_MANAGER_QUIET_SECONDS", "0")
     cli("csv_watcher_add", csv_file, "-i", "1")
     started = datetime.datetime.now(datetime.timezone.utc)
-    watcher = running()
+    watcher = forked_running()
     watcher.expect("watching %s" % csv_file)
     status = wait_for_state(cli, csv_file, "watching")
     assert status["owner"] == {"host": socket.gethostname(), "pid": watcher.process.pid}
@@ -67,15 +67,15 @@ def test_a_running_watcher_shows_its_owner_state_and_times(cli, store, csv_file,
 
 
 def test_a_recorded_content_that_fails_its_hash_check_is_an_error_and_a_version(cli, store, home, csv_file,
-                                                                                running):
+                                                                                forked_running):
     cli("csv_watcher_add", csv_file, "-i", "1")
-    first = running()
+    first = forked_running()
     first.expect("watching %s" % csv_file)
     assert first.stop() == 0
     history_store = store if store.name == "postgresql" else Store("sqlite", "sqlite:///%s" % (home / "history_db.db"))
     history_store.execute("UPDATE csv_history_files SET content_hash = :damaged", {"damaged": "0" * 32})
     csv_file.write_text("id,name\n1,Ada\n2,Grace\n3,Linus\n")
-    second = running()
+    second = forked_running()
     second.expect("does not match its hash", stream="stderr")
     second.expect("watching %s (3 rows" % csv_file)
     assert second.stop() == 0

@@ -37,14 +37,15 @@ def edit(path, writer, old, new, line_end):
         stream.write((b"" if new.endswith(line_end) else line_end) + b"marker,%s%s" % (writer.encode(), line_end))
 
 
-def test_every_writer_is_reported_once_and_whole(cli, tmp_path, running, monkeypatch):
+@pytest.mark.long
+def test_every_writer_is_reported_once_and_whole(cli, tmp_path, forked_running, monkeypatch):
     monkeypatch.setenv("CSV_MANAGER_QUIET_SECONDS", QUIET_SECONDS)
     paths = {}
     for writer, (old, new, line_end) in EDITS.items():
         paths[writer] = tmp_path / ("%s.csv" % writer)
         paths[writer].write_bytes(old)
         assert cli("csv_watcher_add", paths[writer], "-i", "1").exit_code == 0
-    watcher = running("--json")
+    watcher = forked_running("--json")
     watcher.expect_all(["watching %s " % path for path in paths.values()], stream="stderr")
 
     threads = [threading.Thread(target=edit, args=(paths[writer], writer, *EDITS[writer])) for writer in EDITS]
