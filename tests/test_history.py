@@ -8,7 +8,6 @@ import time
 import pytest
 from sqlalchemy import inspect
 
-from conftest import run
 from csv_manager.applications import CsvManagerApp
 from csv_manager.database import WAL_SIZE_LIMIT
 from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff, read
@@ -22,9 +21,9 @@ def append(path, text):
         stream.write(text)
 
 
-def history_json(csv_file, *args):
-    result = run("csv_history", csv_file, "--json", *args)
-    assert result.returncode == 0, result.stderr
+def history_json(cli, csv_file, *args):
+    result = cli("csv_history", csv_file, "--json", *args)
+    assert result.exit_code == 0, result.stderr
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
@@ -44,7 +43,7 @@ def test_a_change_made_while_stopped_is_reported_and_recorded_on_the_next_start(
                      "%s is missing row: {'id': '2', 'name': 'Grace'}" % csv_file]
     assert second.stop() == 0
 
-    recorded = history_json(csv_file)
+    recorded = history_json(cli, csv_file)
     assert [(line["change"], line["row"]) for line in recorded] == [
         ("new", {"id": "2", "name": "Hopper"}), ("new", {"id": "3", "name": "Linus"}),
         ("missing", {"id": "2", "name": "Grace"})]
@@ -61,7 +60,7 @@ def test_a_killed_run_loses_no_version_it_had_printed(cli, store, csv_file, fork
     watcher.process.send_signal(signal.SIGKILL)
     watcher.process.wait(10)
     printed = [line for line in watcher.seen["stdout"] + watcher.drain() if "has new row" in line]
-    recorded = ["%s has new row: %s" % (csv_file, line["row"]) for line in reversed(history_json(csv_file))]
+    recorded = ["%s has new row: %s" % (csv_file, line["row"]) for line in reversed(history_json(cli, csv_file))]
     assert printed == recorded
 
 
@@ -75,14 +74,14 @@ def test_text_output_limit_and_since(cli, store, csv_file, forked_running):
     watcher.expect("is missing row: {'id': '2', 'name': 'Grace'}")
     assert watcher.stop() == 0
 
-    lines = run("csv_history", csv_file).stdout.splitlines()
+    lines = cli("csv_history", csv_file).stdout.splitlines()
     assert [line.split(" at ")[0] for line in lines[::2]] == ["version 2", "version 1"]
     assert lines[0].endswith(": 2 rows") and lines[2].endswith(": 3 rows")
     assert lines[1::2] == ["%s is missing row: {'id': '2', 'name': 'Grace'}" % csv_file,
                            "%s has new row: {'id': '3', 'name': 'Linus'}" % csv_file]
-    assert run("csv_history", csv_file, "--limit", "1").stdout.splitlines() == lines[:2]
-    assert run("csv_history", csv_file, "--since", "2999-01-01").stdout == ""
-    assert run("csv_history", csv_file, "--since", "2000-01-01T00:00Z").stdout.splitlines() == lines
+    assert cli("csv_history", csv_file, "--limit", "1").stdout.splitlines() == lines[:2]
+    assert cli("csv_history", csv_file, "--since", "2999-01-01").stdout == ""
+    assert cli("csv_history", csv_file, "--since", "2000-01-01T00:00Z").stdout.splitlines() == lines
 
 
 def test_history_of_a_deleted_watcher_is_kept_unless_purged(cli, store, csv_file, forked_running):
@@ -93,19 +92,19 @@ def test_history_of_a_deleted_watcher_is_kept_unless_purged(cli, store, csv_file
     watcher.expect("has new row")
     assert watcher.stop() == 0
 
-    assert run("csv_watcher_delete", csv_file).returncode == 0
-    assert len(history_json(csv_file)) == 1
+    assert cli("csv_watcher_delete", csv_file).exit_code == 0
+    assert len(history_json(cli, csv_file)) == 1
     cli("csv_watcher_add", csv_file)
-    purged = run("csv_watcher_delete", csv_file, "--purge")
+    purged = cli("csv_watcher_delete", csv_file, "--purge")
     assert purged.stdout.splitlines() == ["Removed watcher for %s" % csv_file, "Deleted the history of %s" % csv_file]
-    missing = run("csv_history", csv_file)
-    assert (missing.returncode, missing.stderr) == (1, "Error: No history for %s.\n" % csv_file)
+    missing = cli("csv_history", csv_file)
+    assert (missing.exit_code, missing.stderr) == (1, "Error: No history for %s.\n" % csv_file)
 
 
-def test_bad_history_options_are_usage_errors(home, csv_file):
+def test_bad_history_options_are_usage_errors(cli, csv_file):
     for args in (["--since", "yesterday"], ["--limit", "0"]):
-        result = run("csv_history", csv_file, *args)
-        assert result.returncode == 2 and "Invalid value" in result.stderr
+        result = cli("csv_history", csv_file, *args)
+        assert result.exit_code == 2 and "Invalid value" in result.stderr
 
 
 @pytest.fixture

@@ -61,9 +61,9 @@ def test_the_recorded_content_of_release_0_1_0_is_restored_after_the_upgrade(old
     assert revision(home) == [("0002",)]
 
 
-def test_a_fresh_database_is_made_at_the_newest_revision(home, csv_file):
-    assert run("csv_watcher_add", csv_file).returncode == 0
-    assert run("csv_watcher_list", "--json").returncode == 0
+def test_a_fresh_database_is_made_at_the_newest_revision(cli, home, csv_file):
+    assert cli("csv_watcher_add", csv_file).exit_code == 0
+    assert cli("csv_watcher_list", "--json").exit_code == 0
     assert revision(home) == [("0002",)]
 
 
@@ -74,9 +74,9 @@ def test_the_head_revision_named_in_the_package_is_alembics_head():
     assert ScriptDirectory(migrations.SCRIPT_LOCATION).get_current_head() == migrations.HEAD_REVISION
 
 
-def test_a_database_at_the_newest_revision_is_opened_without_importing_alembic(home, csv_file):
-    assert run("csv_watcher_add", csv_file).returncode == 0
-    assert run("csv_watcher_list", "--json").returncode == 0  # the history database made: now at the head
+def test_a_database_at_the_newest_revision_is_opened_without_importing_alembic(cli, csv_file):
+    assert cli("csv_watcher_add", csv_file).exit_code == 0
+    assert cli("csv_watcher_list", "--json").exit_code == 0  # the history database made: now at the head
     probe = "\n".join([
         "import sys",
         "from csv_manager.applications.csv_manager_app import start_app",

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import run, wait_for_log
+from conftest import wait_for_log
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -63,8 +63,9 @@ def server(monkeypatch, home):
 
 
 @pytest.mark.long
-def test_a_database_restart_is_one_warning_one_recovery_line_and_no_lost_change(server, home, csv_file, forked_running):
-    assert run("csv_watcher_add", csv_file, "-i", "1").returncode == 0
+def test_a_database_restart_is_one_warning_one_recovery_line_and_no_lost_change(server, cli, home, csv_file,
+                                                                                forked_running):
+    assert cli("csv_watcher_add", csv_file, "-i", "1").exit_code == 0
     watcher = forked_running()
     watcher.expect("watching %s" % csv_file)
     server.stop()
@@ -87,12 +88,12 @@ def test_a_database_restart_is_one_warning_one_recovery_line_and_no_lost_change(
 
 
 @pytest.mark.long
-def test_a_database_restart_under_three_runners_loses_and_doubles_nothing(server, home, tmp_path, forked_running):
+def test_a_database_restart_under_three_runners_loses_and_doubles_nothing(server, cli, tmp_path, forked_running):
     files = []
     for number in range(6):
         path = tmp_path / ("file%d.csv" % number)
         path.write_text("id,file\n")
-        assert run("csv_watcher_add", path, "-i", "1").returncode == 0
+        assert cli("csv_watcher_add", path, "-i", "1").exit_code == 0
         files.append(path)
     runners = [forked_running("--json") for _ in range(3)]
     # Every runner started and every baseline recorded (the watching lines come after that), so the appends

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import Store, run
+from conftest import Store
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -80,8 +80,8 @@ def test_a_recorded_content_that_fails_its_hash_check_is_an_error_and_a_version(
     second.expect("watching %s (3 rows" % csv_file)
     assert second.stop() == 0
     assert [line for line in second.seen["stdout"] if "row:" in line] == []
-    history = run("csv_history", csv_file)
-    assert history.returncode == 0, history.stderr
+    history = cli("csv_history", csv_file)
+    assert history.exit_code == 0, history.stderr
     assert history.stdout.endswith(": 3 rows, a new baseline: changes before it were not recorded\n")
-    recorded = [json.loads(line) for line in run("csv_history", csv_file, "--json").stdout.splitlines()]
+    recorded = [json.loads(line) for line in cli("csv_history", csv_file, "--json").stdout.splitlines()]
     assert [(line["change"], line["rows"]) for line in recorded] == [("baseline", 3)]
