@@ -33,6 +33,7 @@ import select
 import struct
 import sys
 import threading
+import time
 
 IN_MODIFY = 0x00000002
 IN_ATTRIB = 0x00000004
@@ -202,9 +203,10 @@ class Notifier:
         poller = select.poll()
         poller.register(self._fd, select.POLLIN)
         poller.register(self._stop_read, select.POLLIN)
+        retry_at = time.monotonic() + RETRY_SECONDS
         while True:
             with self._lock:
-                timeout = RETRY_SECONDS * 1000 if self._retry else None
+                timeout = max(0.0, retry_at - time.monotonic()) * 1000 if self._retry else None
             ready = {fd for fd, _ in poller.poll(timeout)}
             if self._stop_read in ready:
                 return
@@ -216,7 +218,8 @@ class Notifier:
                     data = b""
                 with self._lock:
                     self._collect(data, woken)
-            if not ready:
+            if time.monotonic() >= retry_at:
+                retry_at = time.monotonic() + RETRY_SECONDS
                 with self._lock:
                     self._try_again(woken)
             for watcher, closed in woken.items():
