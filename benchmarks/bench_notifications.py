@@ -35,7 +35,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_runners import cpu_seconds, make_home  # noqa: E402  (a sibling script, not a package)
+from bench_runners import cpu_seconds, make_home, print_table  # noqa: E402  (a sibling script, not a package)
 
 ROWS = 100
 KINDS = ("append", "rewrite", "replace")
@@ -250,10 +250,7 @@ def main():
                           "after %.1f ms" % ((run.wait_for(many[-1], "new", row) - finished) * 1000)))
         finally:
             run.stop()
-        width = max(len(name) for name, _ in table)
-        print("%d edits of %d-row files per latency row" % (arguments.edits, ROWS))
-        for name, value in table:
-            print("%s  %s" % (name.ljust(width), value))
+        print_table("%d edits of %d-row files per latency row" % (arguments.edits, ROWS), table)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -144,6 +144,14 @@ def idle_cpu_share(environment, watchers, seconds, command=None):
     return share
 
 
+def print_table(title, table):
+    """Print ``title``, then the (name, value) rows of ``table`` with the values aligned."""
+    width = max(len(name) for name, _ in table)
+    print(title)
+    for name, value in table:
+        print("%s  %s" % (name.ljust(width), value))
+
+
 def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as stream:
         fields = stream.read().rsplit(")", 1)[1].split()
@@ -214,10 +222,7 @@ def main():
         old = idle_cpu_share(old_environment, arguments.watchers, arguments.seconds, old_command)
         table.append(("idle CPU, 1 runner, release 0.1.0", "%.2f %% of a core" % (old * 100)))
         table.append(("idle CPU, 1 runner, this version", "%.2f %% of a core (%.2fx)" % (new * 100, new / old)))
-        width = max(len(name) for name, _ in table)
-        print("%d watchers, interval 1 s" % arguments.watchers)
-        for name, value in table:
-            print("%s  %s" % (name.ljust(width), value))
+        print_table("%d watchers, interval 1 s" % arguments.watchers, table)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -51,6 +51,12 @@ def run(*args, timeout=60, cwd=None):
     return subprocess.run([SCRIPT, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
+def append(path, text):
+    """Append ``text`` to the file, opened and closed as ``echo >>`` does."""
+    with open(path, "a") as stream:
+        stream.write(text)
+
+
 def wait_for_log(home, text, timeout=30, count=1):
     """Wait until the debug log in ``home`` contains ``text`` (``count`` times); polls the file until a deadline."""
     deadline = time.monotonic() + timeout
@@ -192,6 +198,11 @@ class Running:
                 return read
             read.append(line)
             self.seen[stream].append(line)
+
+    def lines(self, stream="stdout"):
+        """Every line that arrived on ``stream`` so far: those already read, then those waiting (not waiting)."""
+        self.drain(stream)
+        return list(self.seen[stream])
 
     def stop(self, signum=signal.SIGTERM, timeout=30):
         """Send ``signum`` and return the exit code (``timeout`` bounds a hang, it is not a speed target)."""

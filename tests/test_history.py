@@ -8,17 +8,13 @@ import time
 import pytest
 from sqlalchemy import inspect
 
+from conftest import append
 from csv_manager.applications import CsvManagerApp
 from csv_manager.database import WAL_SIZE_LIMIT
 from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff, read
 from csv_manager.plugins.csv_watcher_db_plugin.history import History
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def append(path, text):
-    with open(path, "a") as stream:
-        stream.write(text)
 
 
 def history_json(cli, csv_file, *args):
@@ -59,7 +55,7 @@ def test_a_killed_run_loses_no_version_it_had_printed(cli, store, csv_file, fork
         watcher.expect("has new row: {'id': '9', 'name': '%s'}" % name)
     watcher.process.send_signal(signal.SIGKILL)
     watcher.process.wait(10)
-    printed = [line for line in watcher.seen["stdout"] + watcher.drain() if "has new row" in line]
+    printed = [line for line in watcher.lines() if "has new row" in line]
     recorded = ["%s has new row: %s" % (csv_file, line["row"]) for line in reversed(history_json(cli, csv_file))]
     assert printed == recorded
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import SCRIPT
+from conftest import SCRIPT, Running, append
 from csv_manager.patterns.csv_watcher_pattern.notifier import Notifier
 
 pytestmark = pytest.mark.timeout(120)
@@ -26,11 +26,6 @@ def watching_hourly(cli, csv_file, forked_running):
     watcher = forked_running()
     watcher.expect("watching %s (2 rows, every 3600 s)" % csv_file)
     return watcher
-
-
-def append(path, text):
-    with open(path, "a") as stream:
-        stream.write(text)
 
 
 def reported_rows(watcher):
@@ -125,7 +120,41 @@ def test_notifications_turned_off_fall_back_to_polling_with_one_warning(cli, csv
     append(csv_file, "3,Linus\n")
     watcher.expect("%s has new row: {'id': '3', 'name': 'Linus'}" % csv_file)
     assert watcher.finish() == 0
-    assert sum("polling" in line for line in watcher.seen["stderr"] + watcher.drain("stderr")) == 1
+    assert sum("polling" in line for line in watcher.lines("stderr")) == 1
+
+
+def with_one_inotify_watch(*args):
+    """The installed script in a user namespace of its own whose inotify watch limit is 1 (the limit is per user
+    namespace, so lowering it there troubles no other process)."""
+    return subprocess.Popen(["unshare", "--user", "--map-root-user", "sh", "-c",
+                             'echo 1 > /proc/sys/user/max_inotify_watches && exec "$0" "$@"', SCRIPT, *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_directories_beyond_the_watch_limit_are_polled_with_one_warning(cli, tmp_path, monkeypatch):
+    probe = subprocess.run(["unshare", "--user", "--map-root-user", "sh", "-c",
+                            "echo 1 > /proc/sys/user/max_inotify_watches"], capture_output=True, timeout=30)
+    if probe.returncode != 0:
+        pytest.skip("cannot lower the inotify watch limit in a user namespace here: %s" % probe.stderr.decode())
+    notified, polled = tmp_path / "a" / "notified.csv", tmp_path / "b" / "polled.csv"
+    for path, interval in ((notified, HOUR), (polled, "1")):
+        path.parent.mkdir()
+        path.write_text("id,name\n1,Ada\n")
+        cli("csv_watcher_add", path, "-i", interval)
+    watcher = Running(launch=with_one_inotify_watch)
+    try:
+        watcher.expect_all(["watching %s" % notified, "watching %s" % polled])
+        append(notified, "2,Grace\n")
+        watcher.expect("%s has new row: {'id': '2', 'name': 'Grace'}" % notified, AT_ONCE_SECONDS)
+        append(polled, "2,Grace\n")
+        watcher.expect("%s has new row: {'id': '2', 'name': 'Grace'}" % polled)
+        assert watcher.finish() == 0
+    finally:
+        watcher.close()
+    warnings = [line for line in watcher.lines("stderr") if "watch limit" in line]
+    assert warnings == ["WARNING: The inotify watch limit (fs.inotify.max_user_watches) is reached at %s: files "
+                        "in this and further directories are checked by polling every interval; raise the limit "
+                        "to have them seen at once" % polled.parent]
 
 
 def test_a_bad_notifications_setting_is_refused(home, csv_file, monkeypatch):

@@ -79,11 +79,11 @@ def test_a_database_restart_is_one_warning_one_recovery_line_and_no_lost_change(
     watcher.expect("The database works again", stream="stderr")
     watcher.expect("has new row: {'id': '3', 'name': 'Linus'}")
     assert watcher.stop() == 0
-    errors = watcher.seen["stderr"] + watcher.drain("stderr")
+    errors = watcher.lines("stderr")
     assert len([line for line in errors if "Cannot use the database" in line]) == 1, errors
     assert len([line for line in errors if "The database works again" in line]) == 1, errors
     assert not any(text in line for line in errors for text in ("[SQL", "Background on this error", "Traceback"))
-    assert [line for line in watcher.seen["stdout"] + watcher.drain() if "row:" in line] == [
+    assert [line for line in watcher.lines() if "row:" in line] == [
         "%s has new row: {'id': '3', 'name': 'Linus'}" % csv_file]
 
 
@@ -126,7 +126,7 @@ def test_a_database_restart_under_three_runners_loses_and_doubles_nothing(server
         assert runner.finish() == 0
     assert sorted((event["csv_file"], event["row"]["id"]) for event in reported(runners)) == sorted(expected)
     for runner in runners:
-        errors = runner.seen["stderr"] + runner.drain("stderr")
+        errors = runner.lines("stderr")
         assert len([line for line in errors if "Cannot use the database" in line]) == 1, errors
         assert len([line for line in errors if "The database works again" in line]) == 1, errors
 

@@ -5,7 +5,7 @@ import signal
 
 import pytest
 
-from conftest import run, wait_for_log
+from conftest import append, run, wait_for_log
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -17,11 +17,6 @@ def watching(cli, home, csv_file, running):
     watcher = running()
     watcher.expect("watching %s (2 rows, every 1 s)" % csv_file)
     return watcher
-
-
-def append(path, text):
-    with open(path, "a") as stream:
-        stream.write(text)
 
 
 def test_append(watching, csv_file):
@@ -75,7 +70,7 @@ def test_a_row_written_in_two_halves(watching, csv_file, home):
     wait_for_log(home, "%s may be in the middle of a write" % csv_file)
     append(csv_file, "garet\n")
     watching.expect("%s has new row: {'id': '3', 'name': 'Margaret'}" % csv_file)
-    assert not any("'Mar'}" in line for line in watching.seen["stdout"] + watching.drain())
+    assert not any("'Mar'}" in line for line in watching.lines())
 
 
 def test_add_and_delete_from_another_process_while_running(home, csv_file, tmp_path, running):
@@ -96,7 +91,7 @@ def test_add_and_delete_from_another_process_while_running(home, csv_file, tmp_p
     watcher.expect("%s has new row: {'m': 'after'}" % other)
     append(other, "after2\n")
     watcher.expect("%s has new row: {'m': 'after2'}" % other)
-    assert not any("Ken" in line for line in watcher.seen["stdout"] + watcher.drain())
+    assert not any("Ken" in line for line in watcher.lines())
 
 
 def test_json_lines(cli, home, csv_file, running):

@@ -195,7 +195,7 @@ def test_three_runners_report_and_record_every_row_exactly_once_through_a_kill_a
     assert {csv_file for csv_file, _ in unseen} <= owned_by_killed, unseen
     assert_exactly_once(appender.written, reported(runners), "on stdout", may_miss=unseen)
     if store.name == "postgresql":
-        assert any("Stopped" in line for line in runners[1].seen["stderr"] + runners[1].drain("stderr"))
+        assert any("Stopped" in line for line in runners[1].lines("stderr"))
 
 
 def test_runners_share_the_watchers_and_hand_them_over_when_one_joins_or_leaves(cli, store, tmp_path, forked_running):
@@ -211,7 +211,7 @@ def test_runners_share_the_watchers_and_hand_them_over_when_one_joins_or_leaves(
     joined.expect(": this runner stops", stream="stderr")
     left = wait_until(settled(runners, 30), 30, "the leaving runner's watchers handed over")
     assert left < SETTLE_SECONDS, "the watchers of the runner that left were owned again after %.1f s" % left
-    handed = [line for runner in runners for line in runner.seen["stderr"] + runner.drain("stderr")]
+    handed = [line for runner in runners for line in runner.lines("stderr")]
     assert any(line.startswith("Handed over ") for line in handed), handed
 
 
@@ -240,5 +240,5 @@ def test_runners_started_at_the_same_moment_on_a_fresh_home_all_join(cli, home, 
     assert_listing_agrees(cli, runners)
     for runner in runners:
         assert runner.stop() == 0
-        assert not [line for line in runner.seen["stderr"] + runner.drain("stderr")
+        assert not [line for line in runner.lines("stderr")
                     if "Error" in line or "Traceback" in line]
