@@ -131,3 +131,16 @@ def test_a_file_without_final_newline_reports_one_change_and_restarts_quietly(cl
     second.expect("watching %s (5 rows, every 1 s)" % path)
     assert second.finish() == 0
     assert [line for line in second.seen["stdout"] if "row:" in line] == []
+
+
+def test_a_field_longer_than_the_csv_modules_default_limit_is_read(cli, tmp_path, running):
+    path = tmp_path / "blobs.csv"
+    blob = "x" * (300 * 1024)  # the csv module refuses fields over 128 KiB unless told otherwise
+    path.write_text("id,blob\n1,%s\n" % blob)
+    cli("csv_watcher_add", path, "-i", "1")
+    watcher = running()
+    watcher.expect("watching %s (1 rows, every 1 s)" % path)
+    append(path, "2,%s\n" % blob)
+    watcher.expect("%s has new row: {'id': '2', 'blob': '%s'}" % (path, blob))
+    assert watcher.finish() == 0
+    assert not any("not valid CSV" in line for line in watcher.lines("stderr"))

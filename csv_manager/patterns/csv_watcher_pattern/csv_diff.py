@@ -8,6 +8,9 @@ strict, blank lines are not rows, the first record is the header, extra values g
 absent ones are ``None``. Rows compare as a multiset of those dicts: a row that now appears twice where it
 appeared once is one new row, and a changed row is one missing row plus one new row.
 
+Fields of any length are read: importing this module lifts the csv module's field size limit (128 KiB by
+default) for the whole process, since csv has no per-reader limit; DictReader then reads such fields too.
+
 The parsing is ``csv.reader`` itself, so there is no second set of rules to get wrong; what this module adds is
 where to start and stop it. A :class:`Version` remembers, about every ``CHECKPOINT_BYTES``, an offset where a
 record starts. A diff skips the common prefix of the two versions at memcmp speed, starts both parsers at the
@@ -20,6 +23,7 @@ import bisect
 import csv
 import io
 import itertools
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -33,6 +37,20 @@ CHECKPOINT_BYTES = 1 << 16
 BLOCK = 1 << 16
 NEWLINE = b"\n"
 LINE_ENDS = (NEWLINE, b"\r")
+
+
+def _lift_field_size_limit():
+    """Let csv read fields of any length that fits in memory: the largest limit this platform's C long holds."""
+    limit = sys.maxsize
+    while True:
+        try:
+            csv.field_size_limit(limit)
+            return
+        except OverflowError:
+            limit //= 2
+
+
+_lift_field_size_limit()
 
 
 @dataclass(frozen=True)
@@ -90,8 +108,7 @@ def as_dict(header, row):
 
 
 def read(data):
-    """Parse all of ``data``. Raises UnicodeDecodeError (not UTF-8) or csv.Error (for example a field over
-    csv.field_size_limit())."""
+    """Parse all of ``data``. Raises UnicodeDecodeError (not UTF-8) or csv.Error (on Python 3.10, a NUL)."""
     header, body, cut = _header(data)
     terminated = (not data or data.endswith(LINE_ENDS)) and not cut
     if header is None:
