@@ -208,3 +208,40 @@ def test_rewritten_snapshots_do_not_leave_the_database_growing(history, home):
         assert connection.exec_driver_sql("SELECT snapshot_version FROM csv_history_files").scalar() >= 10
     assert os.path.getsize(home / "history_db.db") <= 1.2 * stored_bytes(history) + 64 * 1024
     assert os.path.getsize(home / "history_db.db-wal") <= WAL_SIZE_LIMIT
+
+
+def test_versions_are_numbered_per_file(cli, store, tmp_path, forked_running):
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    for path in (first, second):
+        path.write_text("id\n1\n")
+        cli("csv_watcher_add", path, "-i", "1")
+    watcher = forked_running()
+    watcher.expect_all(["watching %s" % first, "watching %s" % second])
+    for path, row in ((first, "2"), (second, "2"), (first, "3")):
+        append(path, "%s\n" % row)
+        watcher.expect("%s has new row: {'id': '%s'}" % (path, row))
+    assert watcher.stop() == 0
+    assert [line.split(" at ")[0] for line in cli("csv_history", first).stdout.splitlines()[::2]] == [
+        "version 2", "version 1"]
+    assert [(line["version"], line["row"]) for line in history_json(cli, first)] == [(2, {"id": "3"}),
+                                                                                     (1, {"id": "2"})]
+    assert [line["version"] for line in history_json(cli, second)] == [1]
+    assert [line["version"] for line in history_json(cli, first, "--limit", "1")] == [2]
+
+
+def test_nothing_to_show_is_said_on_stderr_and_is_not_an_error(cli, store, csv_file, forked_running):
+    cli("csv_watcher_add", csv_file, "-i", "1")
+    never_run = cli("csv_history", csv_file)
+    assert (never_run.exit_code, never_run.stdout, never_run.stderr) == (
+        0, "", "Nothing recorded for %s yet: csv_watcher_run records its changes.\n" % csv_file)
+    watcher = forked_running()
+    watcher.expect("watching %s" % csv_file)
+    assert watcher.stop() == 0
+    baseline_only = cli("csv_history", csv_file, "--json")
+    assert (baseline_only.exit_code, baseline_only.stdout, baseline_only.stderr) == (
+        0, "", "No changes of %s recorded.\n" % csv_file)
+    later = cli("csv_history", csv_file, "--since", "2999-01-01T00:00Z")
+    assert (later.exit_code, later.stdout, later.stderr) == (
+        0, "", "No changes of %s recorded since 2999-01-01T00:00:00Z.\n" % csv_file)
+    unknown = cli("csv_history", csv_file.with_name("unknown.csv"))
+    assert (unknown.exit_code, unknown.stderr) == (1, "Error: No history for %s.\n" % csv_file.with_name("unknown.csv"))

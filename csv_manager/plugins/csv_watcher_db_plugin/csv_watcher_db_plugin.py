@@ -246,9 +246,18 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         csv_file = normalise(csv_file)
         self.setup_history_db()
         versions = self.history.versions(csv_file, since, limit)
-        if versions is None:
+        if versions is None and not self._is_watched(csv_file):
             raise CsvManagerError("No history for %s." % csv_file)
-        print_versions(csv_file, versions, as_json)
+        if versions is None:
+            click.echo("Nothing recorded for %s yet: csv_watcher_run records its changes." % csv_file, err=True)
+        elif not versions:
+            click.echo("No changes of %s recorded%s." % (
+                csv_file, "" if since is None else " since %sZ" % since.isoformat(timespec="seconds")), err=True)
+        print_versions(csv_file, versions or [], as_json)
+
+    def _is_watched(self, csv_file):
+        with transaction(self.db):
+            return self.Watcher.query.filter_by(csv_file=csv_file).first() is not None
 
     def csv_watcher_run(self, as_json):
         poll_seconds = self.app.config.get("WATCHER_DATABASE_POLL_SECONDS", 1)

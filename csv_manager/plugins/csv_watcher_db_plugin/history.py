@@ -209,7 +209,8 @@ class History:
             return content
 
     def versions(self, csv_file, since=None, limit=None):
-        """Recorded versions with row changes, and new baselines, newest first: dicts of id, event ("change" or
+        """Recorded versions with row changes, and new baselines, newest first: dicts of number (1, 2, 3 ... in
+        this file's history, the same whatever ``since`` and ``limit`` leave out), event ("change" or
         "baseline"), seen_at, rows, new_rows, missing_rows.
 
         Returns None if the file has no history at all.
@@ -218,11 +219,11 @@ class History:
             history = session.query(self.File).filter_by(csv_file=csv_file).first()
             if history is None:
                 return None
-            query = (session.query(self.Version)
-                     .filter(self.Version.file_id == history.id,
-                             (self.Version.new_count + self.Version.missing_count > 0)
-                             | (self.Version.event == "baseline"))
-                     .order_by(self.Version.id.desc()))
+            shown = (self.Version.file_id == history.id,
+                     (self.Version.new_count + self.Version.missing_count > 0) | (self.Version.event == "baseline"))
+            numbers = {version_id: number for number, (version_id,) in enumerate(
+                session.query(self.Version.id).filter(*shown).order_by(self.Version.id), 1)}
+            query = session.query(self.Version).filter(*shown).order_by(self.Version.id.desc())
             if since is not None:
                 query = query.filter(self.Version.seen_at >= since)
             if limit is not None:
@@ -232,7 +233,7 @@ class History:
                 rows = {"new": [], "missing": []}
                 for row in session.query(self.Row).filter_by(version_id=version.id).order_by(self.Row.id):
                     rows[row.change].append(json.loads(row.row))
-                versions.append({"id": version.id, "event": version.event, "seen_at": version.seen_at,
+                versions.append({"number": numbers[version.id], "event": version.event, "seen_at": version.seen_at,
                                  "rows": version.rows,
                                  "new_rows": rows["new"], "missing_rows": rows["missing"]})
             return versions

@@ -1,6 +1,7 @@
 """How csv_history reads its --since option and prints recorded versions.
 
-Text output keeps the live report's row lines, under one header line per version::
+Versions are numbered 1, 2, 3 ... in each file's history. Text output keeps the live report's row lines,
+under one header line per version::
 
     version 7 at 2026-11-27T07:50:10Z: 4 rows
     /abs/path.csv has new row: {'id': '3', 'name': 'Linus'}
@@ -41,20 +42,20 @@ def print_versions(csv_file, versions, as_json):
         seen_at = version["seen_at"].isoformat(timespec="seconds") + "Z"
         if version["event"] == "baseline":
             if as_json:
-                click.echo(json.dumps({"csv_file": csv_file, "change": "baseline", "version": version["id"],
+                click.echo(json.dumps({"csv_file": csv_file, "change": "baseline", "version": version["number"],
                                        "seen_at": seen_at, "rows": version["rows"]}, ensure_ascii=False))
             else:
                 click.echo("version %d at %s: %d rows, a new baseline: changes before it were not recorded"
-                           % (version["id"], seen_at, version["rows"]))
+                           % (version["number"], seen_at, version["rows"]))
             continue
         if as_json:
             for change, rows in (("new", version["new_rows"]), ("missing", version["missing_rows"])):
                 for row in rows:
                     click.echo(json.dumps({"csv_file": csv_file, "change": change, "row": row,
-                                           "version": version["id"], "seen_at": seen_at, "rows": version["rows"]},
+                                           "version": version["number"], "seen_at": seen_at, "rows": version["rows"]},
                                           ensure_ascii=False))
             continue
-        click.echo("version %d at %s: %d rows" % (version["id"], seen_at, version["rows"]))
+        click.echo("version %d at %s: %d rows" % (version["number"], seen_at, version["rows"]))
         for row in version["new_rows"]:
             click.echo("%s has new row: %s" % (csv_file, row))
         for row in version["missing_rows"]:
