@@ -1,6 +1,8 @@
 """A real csv_watcher_run process, with real files edited while it runs. Every wait has a deadline."""
+import datetime
 import json
 import os
+import re
 import signal
 
 import pytest
@@ -98,12 +100,32 @@ def test_json_lines(cli, home, csv_file, running):
     cli("csv_watcher_add", csv_file, "-i", "1")
     watcher = running("--json")
     watcher.expect("watching %s" % csv_file, stream="stderr")
+    before = datetime.datetime.now(datetime.timezone.utc)
     csv_file.write_text("id,name\n1,Ada\n2,Hopper\n")
     lines = watcher.expect('"change": "missing"')
-    assert [json.loads(line) for line in lines] == [
-        {"csv_file": str(csv_file), "change": "new", "row": {"id": "2", "name": "Hopper"}},
-        {"csv_file": str(csv_file), "change": "missing", "row": {"id": "2", "name": "Grace"}},
+    after = datetime.datetime.now(datetime.timezone.utc)
+    reports = [json.loads(line) for line in lines]
+    assert [{key: value for key, value in report.items() if key != "at"} for report in reports] == [
+        {"csv_file": str(csv_file), "event": "new", "change": "new", "row": {"id": "2", "name": "Hopper"}},
+        {"csv_file": str(csv_file), "event": "missing", "change": "missing", "row": {"id": "2", "name": "Grace"}},
     ]
+    assert reports[0]["at"] == reports[1]["at"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", reports[0]["at"]), reports[0]["at"]
+    at = datetime.datetime.fromisoformat(reports[0]["at"][:-1]).replace(tzinfo=datetime.timezone.utc)
+    assert before - datetime.timedelta(milliseconds=1) <= at <= after
+
+
+def test_timestamps_begin_every_text_line(cli, home, csv_file, running):
+    cli("csv_watcher_add", csv_file, "-i", "1")
+    watcher = running("--timestamps")
+    watcher.expect("watching %s" % csv_file)
+    append(csv_file, "3,Linus\n")
+    watcher.expect("has new row")
+    assert watcher.finish() == 0
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z "
+    assert [re.sub("^" + stamp, "", line) for line in watcher.seen["stdout"]] == [
+        "watching %s (2 rows, every 1 s)" % csv_file, "%s has new row: {'id': '3', 'name': 'Linus'}" % csv_file]
+    assert all(re.match(stamp, line) for line in watcher.seen["stdout"]), watcher.seen["stdout"]
 
 
 @pytest.mark.parametrize("signum, exit_code", [(signal.SIGTERM, 0), (signal.SIGINT, 130)])

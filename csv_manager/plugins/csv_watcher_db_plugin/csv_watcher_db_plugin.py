@@ -67,6 +67,9 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
                                  show_default=True,
                                  help="Seconds between two checks of the file (1 to %d)." % MAX_INTERVAL)
         json_option = Option(("--json", "as_json"), is_flag=True, help="Print JSON instead of text.")
+        timestamps_option = Option(("--timestamps",), is_flag=True,
+                                   help="Begin each line with the time it tells of (ISO 8601 UTC, milliseconds); "
+                                        "JSON lines always carry it as \"at\".")
         purge_option = Option(("--purge",), is_flag=True, help="Also delete the recorded history of CSV_FILE.")
         since_option = Option(("--since",), type=SinceType(),
                               help="Only versions seen at or after TIME (ISO 8601; local unless it has an offset).")
@@ -83,7 +86,7 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         self.commands.register("csv_watcher_run",
                                "Watches the csv files and prints new and missing rows until stopped "
                                "(Ctrl-C or SIGTERM). Runners sharing one store split the files between them.",
-                               self.csv_watcher_run, params=[json_option])
+                               self.csv_watcher_run, params=[json_option, timestamps_option])
         self.commands.register("csv_history", "Shows the recorded changes of CSV_FILE, newest first.",
                                self.csv_history, params=[path_argument, since_option, limit_option, json_option])
         if getattr(self.app, "help_only", False):
@@ -124,10 +127,12 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         prepare_migrated_tables(self.history_db, migrations.SCRIPT_LOCATION, migrations.HEAD_REVISION, models,
                                 adopted_revision="0001")
         self.signals.register("csv_history_recorded", "Sent when a change with rows is in the history. "
-                                                      "Arguments: csv_file, new_rows, missing_rows")
-        self.history = History(self.history_db, models, on_recorded=lambda csv_file, new_rows, missing_rows:
-                               self.signals.send("csv_history_recorded", csv_file=csv_file, new_rows=new_rows,
-                                                 missing_rows=missing_rows), outage=outage)
+                                                      "Arguments: csv_file, new_rows, missing_rows, seen_at")
+
+        def recorded(csv_file, new_rows, missing_rows, seen_at):
+            self.signals.send("csv_history_recorded", csv_file=csv_file, new_rows=new_rows,
+                              missing_rows=missing_rows, seen_at=seen_at)
+        self.history = History(self.history_db, models, on_recorded=recorded, outage=outage)
 
     def _register_database(self, prefix):
         """Register the database configured by the PREFIX_DATABASE_* settings, set up for concurrent use."""
@@ -259,7 +264,7 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         with transaction(self.db):
             return self.Watcher.query.filter_by(csv_file=csv_file).first() is not None
 
-    def csv_watcher_run(self, as_json):
+    def csv_watcher_run(self, as_json, timestamps):
         poll_seconds = self.app.config.get("WATCHER_DATABASE_POLL_SECONDS", 1)
         notifications = self._notifications()
         outage = Outage(self.log)
@@ -269,7 +274,7 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
                            stop=self._restart_later, release=self.history.release, say=self._say)
         self.status = StatusPublisher(self.history)
         with StopRequest() as stop:
-            reporter = Reporter(as_json, on_broken_pipe=stop.set)
+            reporter = Reporter(as_json, timestamps, on_broken_pipe=stop.set)
 
             def watching(plugin, csv_file, rows, interval, **kwargs):
                 self.history.then(lambda: reporter.started(plugin, csv_file, rows, interval),

@@ -145,7 +145,8 @@ class History:
         self._put(csv_file, lease, lambda session: self._write_baseline(session, csv_file, rows, content))
 
     def record_change(self, csv_file, new_rows, missing_rows, rows, patch, content, lease=None):
-        """Queue a version; ``on_recorded(csv_file, new_rows, missing_rows)`` follows once it is committed."""
+        """Queue a version; ``on_recorded(csv_file, new_rows, missing_rows, seen_at)`` follows once it is
+        committed (``seen_at``: when the change was found, naive UTC, as stored)."""
         seen_at = utc_now()
         self._put(csv_file, lease, lambda session: self._write_change(session, csv_file, seen_at, new_rows,
                                                                       missing_rows, rows, patch, content))
@@ -359,7 +360,7 @@ class History:
         history.patched_bytes += len(patch.replacement)
         if history.patched_bytes > history.snapshot_size:
             _set_snapshot(history, content, rows, version.id)
-        return (csv_file, new_rows, missing_rows) if new_rows or missing_rows else None
+        return (csv_file, new_rows, missing_rows, seen_at) if new_rows or missing_rows else None
 
 
 class _Then:
