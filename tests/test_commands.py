@@ -210,3 +210,24 @@ def test_a_running_watcher_process_does_not_block_one_shot_commands(cli, store, 
     watcher.expect("watching %s" % csv_file)
     assert run("csv_watcher_list").stdout == "file: %s - interval: 1\n" % csv_file
     assert watcher.stop(signal.SIGTERM) == 0
+
+
+def test_update_changes_the_interval_in_place(cli, store, csv_file):
+    cli("csv_watcher_add", csv_file, "-i", "5")
+    updated = run("csv_watcher_update", csv_file, "--interval", "2")
+    assert (updated.returncode, updated.stdout, updated.stderr) == (
+        0, "Watcher for %s now checks every 2 s (was 5 s)\n" % csv_file, "")
+    assert store.rows() == [(1, str(csv_file), 2)]
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["/nowhere/else.csv", "-i", "2"], 1, "Error: No watcher for /nowhere/else.csv.\n"),
+    (["{path}", "-i", "0"], 2, "Invalid value for '-i' / '--interval'"),
+    (["{path}"], 2, "Missing option '-i' / '--interval'"),
+])
+def test_update_refuses_an_unknown_watcher_or_a_bad_interval(cli, store, csv_file, args, code, message):
+    cli("csv_watcher_add", csv_file)
+    result = run("csv_watcher_update", *[arg.format(path=csv_file) for arg in args])
+    assert result.returncode == code
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert store.rows() == [(1, str(csv_file), 10)]

@@ -5,7 +5,8 @@ from conftest import run
 
 pytestmark = pytest.mark.timeout(60)
 
-COMMANDS = ["csv_watcher_add", "csv_watcher_list", "csv_watcher_delete", "csv_watcher_run", "csv_history"]
+COMMANDS = ["csv_watcher_add", "csv_watcher_list", "csv_watcher_delete", "csv_watcher_update", "csv_watcher_run",
+            "csv_history"]
 
 
 HELP_ARGUMENTS = [["--help"], ["--version"], ["-v", "--help"]] + [[command, "--help"] for command in COMMANDS]

@@ -166,3 +166,21 @@ def test_a_field_longer_than_the_csv_modules_default_limit_is_read(cli, tmp_path
     watcher.expect("%s has new row: {'id': '2', 'blob': '%s'}" % (path, blob))
     assert watcher.finish() == 0
     assert not any("not valid CSV" in line for line in watcher.lines("stderr"))
+
+
+def test_an_interval_changed_while_running_is_picked_up_and_the_history_kept(cli, csv_file, running):
+    cli("csv_watcher_add", csv_file, "-i", "1")
+    watcher = running()
+    watcher.expect("watching %s (2 rows, every 1 s)" % csv_file)
+    append(csv_file, "3,Linus\n")
+    watcher.expect("has new row: {'id': '3', 'name': 'Linus'}")
+    assert cli("csv_watcher_update", csv_file, "-i", "3600").exit_code == 0
+    watcher.expect("watching %s (3 rows, every 3600 s)" % csv_file)
+    append(csv_file, "4,Guido\n")
+    watcher.expect("has new row: {'id': '4', 'name': 'Guido'}")
+    assert watcher.finish() == 0
+    assert [line for line in watcher.seen["stdout"] if "row:" in line] == [
+        "%s has new row: {'id': '3', 'name': 'Linus'}" % csv_file,
+        "%s has new row: {'id': '4', 'name': 'Guido'}" % csv_file]
+    history = cli("csv_history", csv_file).stdout.splitlines()
+    assert [line.split(" at ")[0] for line in history[::2]] == ["version 2", "version 1"]

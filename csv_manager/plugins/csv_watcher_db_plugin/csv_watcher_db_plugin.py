@@ -83,6 +83,12 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
                                params=[path_argument, interval_option])
         self.commands.register("csv_watcher_delete", "Removes the permanent watcher of CSV_FILE.",
                                self.csv_watcher_delete, params=[path_argument, purge_option])
+        new_interval_option = Option(("-i", "--interval"), type=IntRange(1, MAX_INTERVAL), required=True,
+                                     help="The new number of seconds between two checks (1 to %d)." % MAX_INTERVAL)
+        self.commands.register("csv_watcher_update", "Changes how often CSV_FILE is checked. Its history is kept, "
+                                                     "and a running csv_watcher_run picks the change up within "
+                                                     "a second.",
+                               self.csv_watcher_update, params=[path_argument, new_interval_option])
         self.commands.register("csv_watcher_run",
                                "Watches the csv files and prints new and missing rows until stopped "
                                "(Ctrl-C or SIGTERM). Runners sharing one store split the files between them.",
@@ -246,6 +252,20 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
             self.setup_history_db()
             if self.history.purge(csv_file):
                 click.echo("Deleted the history of %s" % csv_file)
+
+    def csv_watcher_update(self, csv_file, interval):
+        csv_file = normalise(csv_file)
+        with transaction(self.db, writes=True):
+            watcher = self.Watcher.query.filter_by(csv_file=csv_file).first()
+            if watcher is None:
+                raise CsvManagerError("No watcher for %s." % csv_file)
+            previous, watcher.interval = watcher.interval, interval
+        if self.csv_watcher.get(csv_file) is not None:
+            # A watcher's interval is fixed when it is registered: register it again, as load_watchers does.
+            self.csv_watcher.unregister(csv_file)
+            self.activate_watcher(csv_file, interval)
+        self.log.info("Watcher for %s changed from every %d s to every %d s" % (csv_file, previous, interval))
+        click.echo("Watcher for %s now checks every %d s (was %d s)" % (csv_file, interval, previous))
 
     def csv_history(self, csv_file, since, limit, as_json):
         csv_file = normalise(csv_file)
