@@ -251,8 +251,7 @@ class Notifier:
         for directory in directories:
             self._directories[directory] = None
             self._retry.add(directory)
-            woken.update((watcher, False) for (place, _), watchers in self._names.items() if place == directory
-                         for watcher in watchers)
+            woken.update((watcher, False) for watcher in self._watchers_in(directory))
         if self._by_wd.pop(wd, None) is not None:
             self._libc.inotify_rm_watch(self._fd, wd)
 
@@ -263,8 +262,11 @@ class Notifier:
                 continue
             self._directories[directory] = self._add(directory)
             if self._directories[directory] is not None:
-                woken.update((watcher, False) for (place, _), watchers in self._names.items() if place == directory
-                             for watcher in watchers)
+                woken.update((watcher, False) for watcher in self._watchers_in(directory))
+
+    def _watchers_in(self, directory):
+        return [watcher for (place, _), watchers in self._names.items() if place == directory
+                for watcher in watchers]
 
 
 def _places(csv_file):

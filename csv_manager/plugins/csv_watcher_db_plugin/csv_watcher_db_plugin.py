@@ -260,10 +260,7 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
             if watcher is None:
                 raise CsvManagerError("No watcher for %s." % csv_file)
             previous, watcher.interval = watcher.interval, interval
-        if self.csv_watcher.get(csv_file) is not None:
-            # A watcher's interval is fixed when it is registered: register it again, as load_watchers does.
-            self.csv_watcher.unregister(csv_file)
-            self.activate_watcher(csv_file, interval)
+        self.load_watchers()  # registers the watcher again with its new interval
         self.log.info("Watcher for %s changed from every %d s to every %d s" % (csv_file, previous, interval))
         click.echo("Watcher for %s now checks every %d s (was %d s)" % (csv_file, interval, previous))
 
@@ -271,7 +268,7 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         csv_file = normalise(csv_file)
         self.setup_history_db()
         versions = self.history.versions(csv_file, since, limit)
-        if versions is None and not self._is_watched(csv_file):
+        if versions is None and self.csv_watcher.get(csv_file) is None:
             raise CsvManagerError("No history for %s." % csv_file)
         if versions is None:
             click.echo("Nothing recorded for %s yet: csv_watcher_run records its changes." % csv_file, err=True)
@@ -279,10 +276,6 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
             click.echo("No changes of %s recorded%s." % (
                 csv_file, "" if since is None else " since %sZ" % since.isoformat(timespec="seconds")), err=True)
         print_versions(csv_file, versions or [], as_json)
-
-    def _is_watched(self, csv_file):
-        with transaction(self.db):
-            return self.Watcher.query.filter_by(csv_file=csv_file).first() is not None
 
     def csv_watcher_run(self, as_json, timestamps):
         poll_seconds = self.app.config.get("WATCHER_DATABASE_POLL_SECONDS", 1)

@@ -9,10 +9,11 @@ milliseconds; ``event`` names what the line tells, ``change`` is kept for consum
 ``timestamps`` text lines begin with the same time. Watchers report from their own threads, so writing is
 serialised by a lock and a line is never split.
 """
-import datetime
 import json
 import sys
 import threading
+
+from csv_manager.plugins.csv_watcher_db_plugin.history import utc_now
 
 
 class Reporter:
@@ -26,7 +27,7 @@ class Reporter:
         """``watching PATH (N rows, every S s)``: on stdout as text, on stderr with --json."""
         line = "watching %s (%d rows, every %d s)" % (csv_file, rows, interval)
         if self.timestamps:
-            line = "%s %s" % (_at(datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)), line)
+            line = "%s %s" % (_at(utc_now()), line)
         self._write([line], sys.stderr if self.as_json else sys.stdout)
 
     def change(self, plugin, csv_file, new_rows, missing_rows, seen_at, **kwargs):
