@@ -1,4 +1,7 @@
-"""A real csv_watcher_run process, with real files edited while it runs. Every wait has a deadline."""
+"""A real csv_watcher_run process, with real files edited while it runs. Every wait has a deadline.
+
+The runners are forked from a preloaded interpreter (see forked.py); the installed script itself is run where
+how it starts and stops is the point (signals, commands from other processes)."""
 import datetime
 import json
 import os
@@ -12,13 +15,17 @@ from conftest import append, run, wait_for_log
 pytestmark = pytest.mark.timeout(180)
 
 
-@pytest.fixture
-def watching(cli, home, csv_file, running):
-    """csv_file watched every second by a running csv_watcher_run that has taken its baseline."""
+def watch_every_second(cli, csv_file, start):
+    """csv_file watched every second by a csv_watcher_run from ``start`` that has taken its baseline."""
     cli("csv_watcher_add", csv_file, "-i", "1")
-    watcher = running()
+    watcher = start()
     watcher.expect("watching %s (2 rows, every 1 s)" % csv_file)
     return watcher
+
+
+@pytest.fixture
+def watching(cli, csv_file, forked_running):
+    return watch_every_second(cli, csv_file, forked_running)
 
 
 def test_append(watching, csv_file):
@@ -96,9 +103,9 @@ def test_add_and_delete_from_another_process_while_running(home, csv_file, tmp_p
     assert not any("Ken" in line for line in watcher.lines())
 
 
-def test_json_lines(cli, home, csv_file, running):
+def test_json_lines(cli, home, csv_file, forked_running):
     cli("csv_watcher_add", csv_file, "-i", "1")
-    watcher = running("--json")
+    watcher = forked_running("--json")
     watcher.expect("watching %s" % csv_file, stream="stderr")
     before = datetime.datetime.now(datetime.timezone.utc)
     csv_file.write_text("id,name\n1,Ada\n2,Hopper\n")
@@ -115,9 +122,9 @@ def test_json_lines(cli, home, csv_file, running):
     assert before - datetime.timedelta(milliseconds=1) <= at <= after
 
 
-def test_timestamps_begin_every_text_line(cli, home, csv_file, running):
+def test_timestamps_begin_every_text_line(cli, home, csv_file, forked_running):
     cli("csv_watcher_add", csv_file, "-i", "1")
-    watcher = running("--timestamps")
+    watcher = forked_running("--timestamps")
     watcher.expect("watching %s" % csv_file)
     append(csv_file, "3,Linus\n")
     watcher.expect("has new row")
@@ -129,17 +136,18 @@ def test_timestamps_begin_every_text_line(cli, home, csv_file, running):
 
 
 @pytest.mark.parametrize("signum, exit_code", [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
-def test_stops_cleanly_on_sigterm_and_sigint(watching, signum, exit_code):
+def test_stops_cleanly_on_sigterm_and_sigint(cli, csv_file, running, signum, exit_code):
+    watching = watch_every_second(cli, csv_file, running)
     assert watching.stop(signum, timeout=10) == exit_code
     errors = watching.drain("stderr")
     assert not any("Traceback" in line for line in errors), errors
 
 
-def test_a_file_without_final_newline_reports_one_change_and_restarts_quietly(cli, home, tmp_path, running):
+def test_a_file_without_final_newline_reports_one_change_and_restarts_quietly(cli, home, tmp_path, forked_running):
     path = tmp_path / "exported.csv"
     path.write_bytes(b"id,name\n1,Ada\n2,Grace\n3,Linus\n4,Ken\n5,Barbara\n6,Guido")
     cli("csv_watcher_add", path, "-i", "1")
-    first = running()
+    first = forked_running()
     first.expect("watching %s (6 rows, every 1 s)" % path)
     replacement = tmp_path / "exported.tmp"
     replacement.write_bytes(b"id,name\n1,Ada\n3,Linus\n4,Ken\n5,Barbara\n6,Guido")
@@ -149,18 +157,18 @@ def test_a_file_without_final_newline_reports_one_change_and_restarts_quietly(cl
     assert [line for line in first.seen["stdout"] if "row:" in line] == [
         "%s is missing row: {'id': '2', 'name': 'Grace'}" % path]
 
-    second = running()
+    second = forked_running()
     second.expect("watching %s (5 rows, every 1 s)" % path)
     assert second.finish() == 0
     assert [line for line in second.seen["stdout"] if "row:" in line] == []
 
 
-def test_a_field_longer_than_the_csv_modules_default_limit_is_read(cli, tmp_path, running):
+def test_a_field_longer_than_the_csv_modules_default_limit_is_read(cli, tmp_path, forked_running):
     path = tmp_path / "blobs.csv"
     blob = "x" * (300 * 1024)  # the csv module refuses fields over 128 KiB unless told otherwise
     path.write_text("id,blob\n1,%s\n" % blob)
     cli("csv_watcher_add", path, "-i", "1")
-    watcher = running()
+    watcher = forked_running()
     watcher.expect("watching %s (1 rows, every 1 s)" % path)
     append(path, "2,%s\n" % blob)
     watcher.expect("%s has new row: {'id': '2', 'blob': '%s'}" % (path, blob))
@@ -168,9 +176,9 @@ def test_a_field_longer_than_the_csv_modules_default_limit_is_read(cli, tmp_path
     assert not any("not valid CSV" in line for line in watcher.lines("stderr"))
 
 
-def test_an_interval_changed_while_running_is_picked_up_and_the_history_kept(cli, csv_file, running):
+def test_an_interval_changed_while_running_is_picked_up_and_the_history_kept(cli, csv_file, forked_running):
     cli("csv_watcher_add", csv_file, "-i", "1")
-    watcher = running()
+    watcher = forked_running()
     watcher.expect("watching %s (2 rows, every 1 s)" % csv_file)
     append(csv_file, "3,Linus\n")
     watcher.expect("has new row: {'id': '3', 'name': 'Linus'}")
