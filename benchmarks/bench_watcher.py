@@ -208,7 +208,7 @@ def history_after_changes(workdir, rows, changes):
     plugin = app.app.plugins.get("CsvWatcherDbPlugin")
     plugin.setup_history_db()
     recorded = threading.Semaphore(0)
-    models = (plugin.history.File, plugin.history.Version, plugin.history.Row)
+    models = (plugin.history.File, plugin.history.Version, plugin.history.Row, plugin.history.Status)
     history = History(plugin.history_db, models, on_recorded=lambda *change: recorded.release())
     history.start()
     content = (HEADER + make_rows(rows)).encode()
@@ -217,8 +217,8 @@ def history_after_changes(workdir, rows, changes):
     for number in range(changes):
         new = content.replace(b"\n0,", b"\n%d0," % number, 1)[:-3] + b"%02d\n" % (number % 100)
         change, version = diff(version, new)
-        history.record_change("/bench/history.csv", change.new_rows, change.missing_rows, change.rows, change.patch,
-                              new)
+        history.record_change("/bench/history.csv", change.new_rows, change.missing_rows, change.changed_rows, None,
+                              change.rows, change.patch, new)
         content = new
     for _ in range(changes):
         if not recorded.acquire(timeout=600):

@@ -8,7 +8,7 @@ import io
 import os
 from collections import Counter
 
-from csv_manager.patterns.csv_watcher_pattern.csv_diff import read
+from csv_manager.patterns.csv_watcher_pattern.csv_diff import DEFAULT, read
 from csv_manager.patterns.csv_watcher_pattern.watcher import QUIET_SECONDS, CsvWatcher
 
 #: How far the test clock moves at each tick during a write: a writer's pauses stay shorter than the quiet
@@ -16,33 +16,48 @@ from csv_manager.patterns.csv_watcher_pattern.watcher import QUIET_SECONDS, CsvW
 TICK_SECONDS = QUIET_SECONDS * 0.4
 
 
-def dictreader_rows(data):
-    """The truth: what csv.DictReader reads from ``data``, opened as the README says (UTF-8, a BOM dropped)."""
-    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+def dictreader(data, dialect=DEFAULT):
+    """csv.DictReader over ``data`` opened as the README says: in the dialect's encoding (UTF-8 dropping a BOM)
+    and with its delimiter."""
+    text = data.decode("utf-8-sig" if dialect.encoding == "utf-8" else dialect.encoding)
+    return csv.DictReader(io.StringIO(text, newline=""), delimiter=dialect.delimiter)
 
 
-def row_set(row):
-    """A hashable form of a DictReader row, equal exactly when the dicts are whatever their key order."""
-    return frozenset((name, tuple(value) if isinstance(value, list) else value) for name, value in row.items())
+def dictreader_rows(data, dialect=DEFAULT):
+    """The truth: what csv.DictReader reads from ``data``."""
+    return list(dictreader(data, dialect))
 
 
 @functools.lru_cache(maxsize=4)
-def row_counts(data):
+def row_counts(data, dialect=DEFAULT):
     """The header and the multiset of the rows' reprs of ``data`` (cached: an edit's new content is the next
     one's old). Rows of one header have their keys in one order, so their reprs are equal exactly when the
     dicts are; a repr hashes once, which makes a 58,788-row file several times faster to compare."""
-    reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline=""))
+    reader = dictreader(data, dialect)
     return Counter(map(repr, reader)), reader.fieldnames
 
 
-def expected_change(old, new):
+def shared_values(old_header, new_header):
+    """A function giving the values of a DictReader row in the columns both headers have (in the new header's
+    order) and its extra values: what rows are compared on when the header changed."""
+    shared = [name for name in dict.fromkeys(new_header or []) if name in (old_header or [])]
+
+    def values(row):
+        extra = row.get(None)
+        return tuple(row[name] for name in shared) + (None if extra is None else tuple(extra),)
+    return values
+
+
+def expected_change(old, new, dialect=DEFAULT):
     """The multiset difference of DictReader rows: (key, new rows, missing rows), the rows as a Counter of
-    ``key(row)``: repr when both versions have the same header, else row_set."""
-    (old_rows, old_header), (new_rows, new_header) = row_counts(old), row_counts(new)
+    ``key(row)``: repr when both versions have the same header, else their shared_values."""
+    (old_rows, old_header), (new_rows, new_header) = row_counts(old, dialect), row_counts(new, dialect)
     if old_header == new_header:
         return repr, new_rows - old_rows, old_rows - new_rows
-    old_rows, new_rows = Counter(map(row_set, dictreader_rows(old))), Counter(map(row_set, dictreader_rows(new)))
-    return row_set, new_rows - old_rows, old_rows - new_rows
+    key = shared_values(old_header, new_header)
+    old_rows = Counter(map(key, dictreader_rows(old, dialect)))
+    new_rows = Counter(map(key, dictreader_rows(new, dialect)))
+    return key, new_rows - old_rows, old_rows - new_rows
 
 
 class Clock:

@@ -5,7 +5,7 @@ tests/test_oracle.py checks the same against csv.DictReader on generated files; 
 
 import pytest
 
-from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff, read
+from csv_manager.patterns.csv_watcher_pattern.csv_diff import DEFAULT, check_dialect, diff, read, suggested_delimiter
 
 
 def rows_of(data):
@@ -76,14 +76,33 @@ def test_a_header_without_newline_then_rows():
     assert check(b"a,b", b"a,b\n1,2\n").new_rows == [{"a": "1", "b": "2"}]
 
 
-def test_a_changed_header_changes_every_row_as_dictreader_sees_it():
-    change = check(b"a,b\n1,2\n3,4\n", b"a,c\n1,2\n3,4\n")
-    assert change.missing_rows == [{"a": "1", "b": "2"}, {"a": "3", "b": "4"}]
-    assert change.new_rows == [{"a": "1", "c": "2"}, {"a": "3", "c": "4"}]
+def test_a_renamed_column_is_a_column_change_and_rows_compare_on_the_others():
+    change = check(b"a,b\n1,2\n3,4\n", b"a,c\n1,2\n3,5\n")
+    assert change.columns.as_dict() == {"added": ["c"], "removed": ["b"], "reordered": False,
+                                        "previous": ["a", "b"], "header": ["a", "c"]}
+    assert (change.new_rows, change.missing_rows) == ([], [])
 
 
-def test_reordered_columns_with_their_values_are_no_change():
-    assert not check(b"a,b\n1,2\n", b"b,a\n2,1\n")
+def test_a_new_column_alone_changes_no_row():
+    change = check(b"id,price\n1,2.00\n2,3.00\n", b"id,price,email\n1,2.00,a@x\n2,3.00,\n")
+    assert (change.columns.added, change.columns.removed, change.columns.reordered) == (["email"], [], False)
+    assert (change.new_rows, change.missing_rows) == ([], [])
+
+
+def test_with_a_new_column_a_changed_shared_value_is_still_a_row_change():
+    change = check(b"id,price\n1,2.00\n2,3.00\n", b"id,price,email\n1,2.00,a@x\n2,9.00,\n")
+    assert change.new_rows == [{"id": "2", "price": "9.00", "email": ""}]
+    assert change.missing_rows == [{"id": "2", "price": "3.00"}]
+
+
+def test_reordered_columns_with_their_values_change_no_row():
+    change = check(b"a,b\n1,2\n", b"b,a\n2,1\n")
+    assert (change.new_rows, change.missing_rows) == ([], [])
+    assert (change.columns.added, change.columns.removed, change.columns.reordered) == ([], [], True)
+
+
+def test_an_unchanged_header_is_no_column_change():
+    assert check(b"a,b\n1,2\n", b"a,b\n1,3\n").columns is None
 
 
 def test_duplicate_column_names_compare_as_dicts():
@@ -208,3 +227,37 @@ def test_successive_diffs_start_from_the_checkpoints_they_leave():
         assert change.new_rows == [{"id": str(number), "v": "x"}]
         assert all(data[checkpoint - 1:checkpoint] == b"\n" for checkpoint in version.checkpoints)
         assert version.rows == 30000
+
+
+def test_an_excel_export_semicolons_cp1252_crlf():
+    dialect = check_dialect(";", "cp1252")
+    old = "Artikel;Preis\r\nKäse;1,50 €\r\n".encode("cp1252")
+    change, _ = diff(read(old, dialect), old + "Brötchen;0,40 €\r\n".encode("cp1252"))
+    assert change.new_rows == [{"Artikel": "Brötchen", "Preis": "0,40 €"}]
+
+
+def test_tab_separated():
+    dialect = check_dialect("\t", "utf-8")
+    change, _ = diff(read(b"a\tb\n1\t2\n", dialect), b"a\tb\n1\t2\n3\t4,5\n")
+    assert change.new_rows == [{"a": "3", "b": "4,5"}]
+
+
+@pytest.mark.parametrize("delimiter, encoding, message", [
+    ("", "utf-8", "one character"), (";;", "utf-8", "one character"), ('"', "utf-8", "one character"),
+    (",", "no-such-codec", "no encoding 'no-such-codec'"), (",", "utf-16", "single ASCII bytes"),
+    (",", "cp500", "single ASCII bytes")])
+def test_dialects_that_cannot_be_read_are_refused_by_name(delimiter, encoding, message):
+    with pytest.raises(ValueError, match=message):
+        check_dialect(delimiter, encoding)
+
+
+def test_encoding_names_are_canonical():
+    assert check_dialect(",", "UTF8").encoding == "utf-8"
+    assert check_dialect(",", "utf-8-sig").encoding == "utf-8"
+    assert check_dialect(",", "Windows-1252").encoding == "cp1252"
+
+
+def test_a_one_column_header_holding_semicolons_suggests_them():
+    assert suggested_delimiter(read(b"a;b;c\n1;2;3\n").header, DEFAULT) == ";"
+    assert suggested_delimiter(read(b"a,b\n").header, DEFAULT) is None
+    assert suggested_delimiter(read(b"name\n").header, DEFAULT) is None

@@ -121,7 +121,8 @@ def history(home):
 
 def record(history, csv_file, old, new):
     change, _ = diff(read(old), new)
-    history.record_change(csv_file, change.new_rows, change.missing_rows, change.rows, change.patch, new)
+    history.record_change(csv_file, change.new_rows, change.missing_rows, change.changed_rows, None, change.rows,
+                          change.patch, new)
 
 
 def test_an_append_to_a_large_file_stores_the_appended_rows_not_a_copy(history):

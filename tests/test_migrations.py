@@ -48,7 +48,7 @@ def test_the_history_of_release_0_1_0_is_upgraded_and_still_shown(old_home, home
         "%s is missing row: {'id': '2', 'name': 'Grace'}" % old_home,
         "version 1 at 2026-11-27T22:21:47Z: 3 rows",
         "%s has new row: {'id': '3', 'name': 'Linus'}" % old_home]
-    assert revision(home) == [("0002",)]
+    assert revision(home) == [("0003",)]
 
 
 def test_the_recorded_content_of_release_0_1_0_is_restored_after_the_upgrade(old_home, home, forked_running):
@@ -58,13 +58,13 @@ def test_the_recorded_content_of_release_0_1_0_is_restored_after_the_upgrade(old
     assert lines[-1] == "%s has new row: {'id': '5', 'name': 'Grace'}" % old_home
     assert watcher.stop() == 0
     assert [line for line in watcher.seen["stdout"] if "row:" in line] == lines[-1:]
-    assert revision(home) == [("0002",)]
+    assert revision(home) == [("0003",)]
 
 
 def test_a_fresh_database_is_made_at_the_newest_revision(cli, home, csv_file):
     assert cli("csv_watcher_add", csv_file).exit_code == 0
     assert cli("csv_watcher_list", "--json").exit_code == 0
-    assert revision(home) == [("0002",)]
+    assert revision(home) == [("0003",)]
 
 
 def test_the_head_revision_named_in_the_package_is_alembics_head():

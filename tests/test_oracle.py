@@ -10,13 +10,15 @@ and block sizes are made tiny here, so that these small files cross every bounda
 import csv
 import io
 import os
+from collections import Counter
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from csv_manager.patterns.csv_watcher_pattern import csv_diff
-from oracle import WRITERS, Watched, check_edit, dictreader_rows
+from csv_manager.patterns.csv_watcher_pattern.csv_diff import DELIMITERS, check_dialect, diff, read
+from oracle import WRITERS, Watched, check_edit, dictreader_rows, expected_change
 
 EXAMPLES = int(os.environ.get("CSV_MANAGER_ORACLE_EXAMPLES", "300"))
 budget = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -148,3 +150,21 @@ def test_a_restart_without_an_edit_reports_nothing(tmp_path_factory, content, se
         watched.watcher.check()
     assert watched.take() == ([], []) and watched.baselines == []
     assert watched.watcher.rows == len(dictreader_rows(data))
+
+
+@budget
+@given(st.sampled_from(sorted(DELIMITERS.values())), st.sampled_from(["utf-8", "cp1252", "latin-1"]), csv_files(),
+       st.data())
+def test_every_dialect_is_read_and_compared_as_dictreader_reads_it(delimiter, encoding, first, data):
+    """The generated files with ``delimiter`` and ``,`` swapped (a bijection, so they are as awkward in that
+    dialect as the originals are with commas), in ``encoding`` (characters it lacks written as ``?``)."""
+    swap = str.maketrans({",": delimiter, delimiter: ","})
+    old, new = (text.translate(swap).encode(encoding, errors="replace") for text in (first, data.draw(edits(first))))
+    dialect = check_dialect(delimiter, encoding)
+    version = read(old, dialect)
+    assert version.rows == len(dictreader_rows(old, dialect))
+    change, version = diff(version, new)
+    key, expected_new, expected_missing = expected_change(old, new, dialect)
+    assert (Counter(map(key, change.new_rows)), Counter(map(key, change.missing_rows))) == (
+        expected_new, expected_missing)
+    assert version.rows == len(dictreader_rows(new, dialect))

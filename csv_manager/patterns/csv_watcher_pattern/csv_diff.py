@@ -1,12 +1,18 @@
 """Which rows appeared in a CSV file and which went missing between two versions of its bytes, exactly as
 ``csv.DictReader`` reads them.
 
-The oracle is ``csv.DictReader(open(path, newline="", encoding="utf-8-sig"))`` with its default dialect: a
-leading BOM is dropped (a U+FEFF anywhere else is data), lines end at ``\\n``, ``\\r\\n`` or a lone ``\\r``
+The oracle is ``csv.DictReader(open(path, newline="", encoding="utf-8-sig"), delimiter=",")``, with another
+delimiter and encoding where a :class:`Dialect` says so: a leading UTF-8 BOM is dropped (a U+FEFF anywhere else
+is data), lines end at ``\\n``, ``\\r\\n`` or a lone ``\\r``
 outside quotes (never at U+2028, form feed and the other separators ``str.splitlines`` knows), quoting is not
 strict, blank lines are not rows, the first record is the header, extra values go under the key ``None`` and
 absent ones are ``None``. Rows compare as a multiset of those dicts: a row that now appears twice where it
-appeared once is one new row, and a changed row is one missing row plus one new row.
+appeared once is one new row, and a changed row is one missing row plus one new row (see keys.py for rows
+matched by a key). When the header changes, rows compare on the columns both headers share (a new column
+alone changes no row; a reorder changes nothing) and the Change tells which columns came and went.
+
+The encoding may be any codec in which a quote, CR, LF and NUL are those ASCII bytes and never part of another
+character (UTF-8, cp1252, Latin-1, Shift_JIS...): the diff finds records in the bytes, before decoding.
 
 Fields of any length are read: importing this module lifts the csv module's field size limit (128 KiB by
 default) for the whole process, since csv has no per-reader limit; DictReader then reads such fields too.
@@ -20,6 +26,7 @@ same rows. An append or a one-row edit in a 500,000-row file therefore parses a 
 ends parses everything once, still linear.
 """
 import bisect
+import codecs
 import csv
 import io
 import itertools
@@ -37,6 +44,65 @@ CHECKPOINT_BYTES = 1 << 16
 BLOCK = 1 << 16
 NEWLINE = b"\n"
 LINE_ENDS = (NEWLINE, b"\r")
+#: The bytes whose meaning the diff reads before decoding; an encoding must write them as themselves.
+STRUCTURE = '"\r\n\0'
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How a file's bytes are read: a one-character ``delimiter`` and an ``encoding`` (UTF-8 drops a BOM)."""
+
+    delimiter: str = ","
+    encoding: str = "utf-8"
+
+    def decode(self, data, at_start):
+        """``data`` as text; a leading UTF-8 BOM is dropped when it starts the file."""
+        return data.decode("utf-8-sig" if at_start and self.encoding == "utf-8" else self.encoding)
+
+    def reader(self, lines):
+        return csv.reader(lines, delimiter=self.delimiter)
+
+
+DEFAULT = Dialect()
+#: The delimiters users name, by the name they give them.
+DELIMITERS = {",": ",", ";": ";", "|": "|", "tab": "\t"}
+
+
+def delimiter_name(delimiter):
+    return "tab" if delimiter == "\t" else delimiter
+
+
+def suggested_delimiter(header, dialect):
+    """The delimiter a header read in ``dialect`` suggests instead, when it is one column whose name holds
+    another of DELIMITERS (Excel's semicolons read as commas); None when nothing suggests one."""
+    if header is None or len(header) != 1:
+        return None
+    counts = {delimiter: header[0].count(delimiter) for delimiter in DELIMITERS.values()
+              if delimiter != dialect.delimiter}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else None
+
+
+def check_dialect(delimiter, encoding):
+    """A Dialect of ``delimiter`` and ``encoding`` (its codec's canonical name); raises ValueError naming what
+    cannot be used: a delimiter that is not one character other than a quote or line end, an unknown encoding,
+    or one that writes a quote or line end as other bytes (UTF-16, UTF-32, EBCDIC)."""
+    if len(delimiter) != 1 or delimiter in STRUCTURE:
+        raise ValueError("the delimiter must be one character other than a quote or line end, not %r" % delimiter)
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        raise ValueError("there is no encoding %r" % encoding)
+    if name == "utf-8-sig":
+        name = "utf-8"
+    try:
+        ascii_compatible = (STRUCTURE + delimiter).encode(name) == (STRUCTURE + delimiter).encode("latin-1")
+    except UnicodeError:
+        ascii_compatible = False
+    if not ascii_compatible:
+        raise ValueError("the encoding %r writes quotes, line ends or the delimiter as other bytes; use one where "
+                         "they are single ASCII bytes (UTF-8, cp1252, Latin-1...)" % encoding)
+    return Dialect(delimiter, name)
 
 
 def _lift_field_size_limit():
@@ -66,17 +132,36 @@ class Patch:
 
 
 @dataclass
+class Columns:
+    """How the header changed: names ``added`` and ``removed`` (in header order), whether the names both share
+    are in another order (``reordered``), and both headers."""
+
+    added: list
+    removed: list
+    reordered: bool
+    previous: list
+    header: list
+
+    def as_dict(self):
+        return {"added": self.added, "removed": self.removed, "reordered": self.reordered,
+                "previous": self.previous, "header": self.header}
+
+
+@dataclass
 class Change:
-    """The rows that appeared and went missing, in file order, the row count of the new version and the patch
-    that turns the old version's bytes into the new one's."""
+    """The rows that appeared and went missing, in file order, the row count of the new version, the patch
+    that turns the old version's bytes into the new one's, how the header changed (None if it did not), and
+    the rows a key matched (filled in by keys.match_keys; the diff itself knows no keys)."""
 
     new_rows: list = field(default_factory=list)
     missing_rows: list = field(default_factory=list)
     rows: int = 0
     patch: Patch = None
+    columns: Columns = None
+    changed_rows: list = field(default_factory=list)
 
     def __bool__(self):
-        return bool(self.new_rows or self.missing_rows)
+        return bool(self.new_rows or self.missing_rows or self.changed_rows or self.columns)
 
 
 @dataclass
@@ -85,8 +170,8 @@ class Version:
 
     ``header`` is the first record (None for a file without records), ``body`` the offset after it, ``rows``
     the number of rows, ``terminated`` whether the last record is finished (the file ends with a line end that
-    is not inside quotes, so appending bytes cannot change its last row), and ``checkpoints`` the increasing
-    offsets of some record starts, the first being ``body``.
+    is not inside quotes, so appending bytes cannot change its last row), ``checkpoints`` the increasing
+    offsets of some record starts, the first being ``body``, and ``dialect`` how it was read.
     """
 
     data: bytes
@@ -95,6 +180,7 @@ class Version:
     rows: int
     terminated: bool
     checkpoints: list
+    dialect: Dialect = DEFAULT
 
 
 def as_dict(header, row):
@@ -107,27 +193,30 @@ def as_dict(header, row):
     return values
 
 
-def read(data):
-    """Parse all of ``data``. Raises UnicodeDecodeError (not UTF-8) or csv.Error (on Python 3.10, a NUL)."""
-    header, body, cut = _header(data)
+def read(data, dialect=DEFAULT):
+    """Parse all of ``data``. Raises UnicodeDecodeError (not in the dialect's encoding) or csv.Error (on Python
+    3.10, a NUL)."""
+    header, body, cut = _header(data, dialect)
     terminated = (not data or data.endswith(LINE_ENDS)) and not cut
     if header is None:
-        return Version(data, header, body, 0, terminated, [body])
+        return Version(data, header, body, 0, terminated, [body], dialect)
     if _plain(data, body, len(data)):
-        rows = _count_plain(data, body)
+        rows = _count_plain(data, body, dialect)
         if rows is not None:
-            return Version(data, header, body, rows, terminated, _line_checkpoints(data, [body]))
-    side = _Side(data, body, [body], keep_rows=False, cut=cut)
+            return Version(data, header, body, rows, terminated, _line_checkpoints(data, [body]), dialect)
+    side = _Side(data, body, [body], dialect, keep_rows=False, cut=cut)
     side.run(0)
-    return Version(data, header, body, side.count, side.terminated, side.checkpoints)
+    return Version(data, header, body, side.count, side.terminated, side.checkpoints, dialect)
 
 
 def diff(old, data):
-    """Compare the Version ``old`` with the bytes ``data``; returns (Change, Version of ``data``).
+    """Compare the Version ``old`` with the bytes ``data``, read in the same dialect; returns (Change, Version
+    of ``data``).
 
     Raises UnicodeDecodeError or csv.Error when a part of ``data`` that is not in ``old`` cannot be parsed.
     """
-    new_header, new_body, cut = _header(data)
+    dialect = old.dialect
+    new_header, new_body, cut = _header(data, dialect)
     prefix = _common_prefix(old.data, data, min(len(old.data), len(data)))
     suffix = _common_suffix(old.data, data, min(len(old.data), len(data)) - prefix)
     patch = Patch(prefix, len(old.data) - suffix, data[prefix:len(data) - suffix])
@@ -146,7 +235,8 @@ def diff(old, data):
     distance = _plain_distance(old.data, data, old_start, new_start, synced)
     if distance is not None:
         return _diff_plain(old, data, new_body, old_start, new_start, distance, checkpoints, cut, patch)
-    old_side, new_side = _Side(old.data, old_start, [old_start]), _Side(data, new_start, checkpoints, cut=cut)
+    old_side = _Side(old.data, old_start, [old_start], dialect)
+    new_side = _Side(data, new_start, checkpoints, dialect, cut=cut)
     old_side.run(synced)
     new_side.run(synced)
     while old_side.left != new_side.left:
@@ -155,8 +245,8 @@ def diff(old, data):
 
     terminated = new_side.terminated if new_side.left == 0 else old.terminated
     version = Version(data, new_header, new_body, old.rows - old_side.count + new_side.count, terminated,
-                      _shifted(old, data, new_side.checkpoints, old_side.position))
-    new_rows, missing_rows = _changed_rows(old.header, old_side.rows, new_side.rows)
+                      _shifted(old, data, new_side.checkpoints, old_side.position), dialect)
+    new_rows, missing_rows = _changed_rows(old.header, old_side.rows, new_side.rows, dialect)
     return Change(new_rows, missing_rows, version.rows, patch), version
 
 
@@ -181,18 +271,19 @@ def _diff_plain(old, data, new_body, old_start, new_start, distance, checkpoints
     new_records = data[new_start:new_end].split(NEWLINE)
     terminated = (data.endswith(LINE_ENDS) and not cut) if distance == 0 else old.terminated
     version = Version(data, old.header, new_body, old.rows - _count(old_records) + _count(new_records),
-                      terminated, _shifted(old, data, _line_checkpoints(data, checkpoints, new_end), old_end))
-    new_rows, missing_rows = _changed_rows(old.header, old_records, new_records)
+                      terminated, _shifted(old, data, _line_checkpoints(data, checkpoints, new_end), old_end),
+                      old.dialect)
+    new_rows, missing_rows = _changed_rows(old.header, old_records, new_records, old.dialect)
     return Change(new_rows, missing_rows, version.rows, patch), version
 
 
-def _changed_rows(header, old_records, new_records):
+def _changed_rows(header, old_records, new_records, dialect):
     """The rows only in ``new_records`` and only in ``old_records`` (raw records, both read with ``header``), as
     dicts in file order. The raw bytes are compared first, at C speed; only the records that differ are parsed
     and compared again, so a row that was merely re-quoted, or got another line end, is no change."""
     appeared, vanished = _difference(None, old_records, None, new_records, False, rows=False)
     by_dict = len(set(header)) < len(header)
-    return _difference(header, _parse(vanished), header, _parse(appeared), by_dict)
+    return _difference(header, _parse(vanished, dialect), header, _parse(appeared, dialect), by_dict)
 
 
 def _plain(data, start, end):
@@ -200,8 +291,8 @@ def _plain(data, start, end):
     return all(data.find(byte, start, end) < 0 for byte in (b'"', b"\r", b"\0"))
 
 
-def _count_plain(data, start):
-    """The rows of plain ``data`` from ``start``, checked to be UTF-8 a megabyte at a time (a file-sized copy
+def _count_plain(data, start, dialect):
+    """The rows of plain ``data`` from ``start``, checked to decode a megabyte at a time (a file-sized copy
     would double the memory a large file costs); None if a line is too long to be sure that no field is over
     csv.field_size_limit() (then csv.reader must decide)."""
     rows, limit = 0, csv.field_size_limit()
@@ -210,7 +301,7 @@ def _count_plain(data, start):
         lines = data[start:stop].split(NEWLINE)
         if max(map(len, lines)) > limit:
             return None
-        data[start:stop].decode("utf-8")
+        dialect.decode(data[start:stop], False)
         rows += _count(lines)
         start = stop
     return rows
@@ -221,12 +312,12 @@ def _count(records):
     return len(records) - records.count(b"")
 
 
-def _parse(records):
+def _parse(records, dialect):
     """The fields of raw records, each parsed on its own (a record read from its start parses as it did in its
     file), blank ones left out."""
     rows = []
     for record in records:
-        rows.extend(csv.reader(io.StringIO(record.decode("utf-8"), newline="")))
+        rows.extend(dialect.reader(io.StringIO(dialect.decode(record, False), newline="")))
     return [row for row in rows if row]
 
 
@@ -252,14 +343,33 @@ def _shifted(old, data, checkpoints, old_position):
 
 
 def _diff_all(old, data, new_header, new_body, cut, patch):
-    """The header changed: every row of both versions is compared, as dicts."""
-    old_side, new_side = _Side(old.data, old.body, [old.body]), _Side(data, new_body, [new_body], cut=cut)
+    """The header changed: every row of both versions is compared on the columns both headers share."""
+    dialect = old.dialect
+    old_side = _Side(old.data, old.body, [old.body], dialect)
+    new_side = _Side(data, new_body, [new_body], dialect, cut=cut)
     old_side.run(0)
     new_side.run(0)
-    version = Version(data, new_header, new_body, new_side.count, new_side.terminated, new_side.checkpoints)
-    new_rows, missing_rows = _difference(old.header or [], _parse(old_side.rows), new_header or [],
-                                         _parse(new_side.rows), True)
-    return Change(new_rows, missing_rows, version.rows, patch), version
+    version = Version(data, new_header, new_body, new_side.count, new_side.terminated, new_side.checkpoints,
+                      dialect)
+    old_header, new_header = old.header or [], new_header or []
+    shared = [name for name in dict.fromkeys(new_header) if name in set(old_header)]
+    new_rows, missing_rows = _difference(old_header, _parse(old_side.rows, dialect), new_header,
+                                         _parse(new_side.rows, dialect), True, shared=shared)
+    columns = None
+    if old.header is not None and version.header is not None:
+        columns = column_change(old.header, version.header)
+    return Change(new_rows, missing_rows, version.rows, patch, columns), version
+
+
+def column_change(previous, header):
+    """The Columns from ``previous`` to ``header``."""
+    names = set(header)
+    previous_names = set(previous)
+    added = [name for name in dict.fromkeys(header) if name not in previous_names]
+    removed = [name for name in dict.fromkeys(previous) if name not in names]
+    order = [name for name in dict.fromkeys(header) if name in previous_names]
+    previous_order = [name for name in dict.fromkeys(previous) if name in names]
+    return Columns(added, removed, order != previous_order, list(previous), list(header))
 
 
 class _Reader:
@@ -270,12 +380,13 @@ class _Reader:
     it tells that this last record was cut off by the end of the data inside a quoted field.
     """
 
-    def __init__(self, data, start):
+    def __init__(self, data, start, dialect):
         self.data = data
         self.exhausted = False
+        self._dialect = dialect
         self._line_ends = []
         self._first_line = 0
-        self._reader = csv.reader(self._lines(start))
+        self._reader = dialect.reader(self._lines(start))
 
     def __iter__(self):
         reader = self._reader
@@ -288,7 +399,7 @@ class _Reader:
         while start < len(data):
             stop = _line_end_after(data, start + CHUNK)
             chunk = data[start:stop]
-            text = chunk.decode("utf-8-sig" if start == 0 else "utf-8")
+            text = self._dialect.decode(chunk, start == 0)
             self._first_line += len(self._line_ends)
             # bytes.splitlines and a newline="" text stream split at the same three line ends.
             self._line_ends = list(itertools.accumulate(map(len, chunk.splitlines(True)), initial=start))[1:]
@@ -302,14 +413,14 @@ class _Side:
     if ``keep_rows``) and their count, whether its last record is finished (``cut``: the header was
     already cut off inside quotes) and the checkpoints passed, appended to ``checkpoints``."""
 
-    def __init__(self, data, start, checkpoints, keep_rows=True, cut=False):
+    def __init__(self, data, start, checkpoints, dialect, keep_rows=True, cut=False):
         self.data = data
         self.position = start
         self.rows = [] if keep_rows else None
         self.count = 0
         self.terminated = (not data or data.endswith(LINE_ENDS)) and not cut
         self.checkpoints = checkpoints
-        self._reader = _Reader(data, start)
+        self._reader = _Reader(data, start, dialect)
         self._records = iter(self._reader)
 
     @property
@@ -342,25 +453,26 @@ class _Side:
         self.position, self.count = end, count
 
 
-def _header(data):
+def _header(data, dialect):
     """The first record of ``data``, the offset after it and whether it was cut off by the end of the data
     inside quotes; (None, 0, False) when there is no record at all."""
-    reader = _Reader(data, 0)
+    reader = _Reader(data, 0, dialect)
     for end, fields in reader:
         return fields, end, end == len(data) and reader.exhausted
     return None, 0, False
 
 
-def _difference(old_header, old_rows, new_header, new_rows, by_dict, rows=True):
+def _difference(old_header, old_rows, new_header, new_rows, by_dict, rows=True, shared=None):
     """The rows only in ``new_rows`` and only in ``old_rows`` (lists of fields), as dicts, in file order.
 
     Rows are compared as their field tuples, which is the same as comparing their dicts when the header names
-    are unique and the headers equal; otherwise (``by_dict``) as the dicts themselves. With ``rows=False`` the
-    items are raw lines, compared and returned as they are.
+    are unique and the headers equal; otherwise (``by_dict``) as the dicts themselves, or their values in the
+    ``shared`` columns when given (and their extra values). With ``rows=False`` the items are raw lines,
+    compared and returned as they are.
     """
     if rows:
-        old_key = _dict_key(old_header) if by_dict else tuple
-        new_key = _dict_key(new_header) if by_dict else tuple
+        old_key = _dict_key(old_header, shared) if by_dict else tuple
+        new_key = _dict_key(new_header, shared) if by_dict else tuple
         old_keys, new_keys = list(map(old_key, old_rows)), list(map(new_key, new_rows))
     else:
         old_keys, new_keys = old_rows, new_rows
@@ -388,12 +500,18 @@ def _only(surplus, keys, rows, header, as_dicts):
     return found
 
 
-def _dict_key(header):
-    """A function giving a hashable form of a row's dict, equal exactly when the dicts are equal."""
+def _dict_key(header, shared=None):
+    """A function giving a hashable form of a row's dict, equal exactly when the dicts are equal, or when their
+    values in the ``shared`` columns and their extra values (under None) are."""
     def key(row):
         return frozenset((name, tuple(value) if isinstance(value, list) else value)
                          for name, value in as_dict(header, row).items())
-    return key
+
+    def shared_key(row):
+        values = as_dict(header, row)
+        extra = values.get(None)
+        return tuple(values[name] for name in shared) + (None if extra is None else tuple(extra),)
+    return key if shared is None else shared_key
 
 
 def _line_end_after(data, offset):

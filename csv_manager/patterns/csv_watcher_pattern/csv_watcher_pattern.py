@@ -15,12 +15,15 @@ Signals sent by watchers (rows are dicts keyed by the header; see :class:`.watch
 
 - ``csv_watcher_started`` (csv_file, rows, interval): the first good read of the file after start.
 - ``csv_watcher_baseline`` (csv_file, rows, content): content taken as a baseline, compared with nothing.
-- ``csv_watcher_change`` (csv_file, new_rows, missing_rows, rows, patch, content): the bytes changed.
+- ``csv_watcher_change`` (csv_file, new_rows, missing_rows, changed_rows, columns, rows, patch, content): the
+  bytes changed. ``changed_rows`` are the rows a key matched (dicts of ``key``, ``changes`` and ``row``, see
+  keys.py), ``columns`` how the header changed (a dict, see csv_diff.Columns) or None.
 """
 import threading
 
 from groundwork.patterns import GwThreadsPattern
 
+from csv_manager.patterns.csv_watcher_pattern.csv_diff import DEFAULT
 from csv_manager.patterns.csv_watcher_pattern.notifier import Notifier
 from csv_manager.patterns.csv_watcher_pattern.ticker import Ticker
 from csv_manager.patterns.csv_watcher_pattern.watcher import QUIET_SECONDS, CsvWatcher
@@ -31,7 +34,8 @@ SIGNALS = {
     "csv_watcher_baseline": "Sent when a watcher takes content as a new baseline, compared with nothing. "
                             "Arguments: csv_file, rows, content",
     "csv_watcher_change": "Sent when the bytes of a watched csv file changed. Arguments: csv_file, new_rows, "
-                          "missing_rows (both possibly empty), rows, patch (old to new bytes), content",
+                          "missing_rows, changed_rows (all possibly empty), columns (None if the header did not "
+                          "change), rows, patch (old to new bytes), content",
 }
 
 
@@ -57,10 +61,12 @@ class CsvWatcherPlugin:
         self._plugin = plugin
         self._app = plugin.app
 
-    def register(self, csv_file, interval, description=None, quiet_seconds=QUIET_SECONDS):
+    def register(self, csv_file, interval, description=None, quiet_seconds=QUIET_SECONDS, key=(), dialect=DEFAULT):
         """Register a watcher for ``csv_file`` (an absolute path) checking every ``interval`` seconds; a state
-        that may be a writer's intermediate one is reported once unchanged for ``quiet_seconds``."""
-        return self._app.csv_watcher.register(csv_file, interval, description, quiet_seconds, self._plugin)
+        that may be a writer's intermediate one is reported once unchanged for ``quiet_seconds``. The file is
+        read in ``dialect`` (csv_diff.Dialect) and its rows matched by the columns ``key`` (see keys.py)."""
+        return self._app.csv_watcher.register(csv_file, interval, description, quiet_seconds, self._plugin, key,
+                                              dialect)
 
     def unregister(self, csv_file):
         """Stop the watcher of ``csv_file``, join its thread and forget it."""
@@ -105,7 +111,7 @@ class CsvWatcherApplication:
         """True between start() and stop(): newly registered watchers start at once."""
         return self._ticker is not None
 
-    def register(self, csv_file, interval, description, quiet_seconds, plugin):
+    def register(self, csv_file, interval, description, quiet_seconds, plugin, key=(), dialect=DEFAULT):
         with self._lock:
             if csv_file in self._watchers:
                 raise CsvWatcherExistsError("A watcher for %s is already registered" % csv_file)
@@ -118,8 +124,10 @@ class CsvWatcherApplication:
                     "csv_watcher_baseline", csv_file=watcher.csv_file, rows=watcher.rows, content=content),
                 on_change=lambda watcher, change, content: plugin.signals.send(
                     "csv_watcher_change", csv_file=watcher.csv_file, new_rows=change.new_rows,
-                    missing_rows=change.missing_rows, rows=change.rows, patch=change.patch, content=content),
-                quiet_seconds=quiet_seconds)
+                    missing_rows=change.missing_rows, changed_rows=change.changed_rows,
+                    columns=None if change.columns is None else change.columns.as_dict(), rows=change.rows,
+                    patch=change.patch, content=content),
+                quiet_seconds=quiet_seconds, key=key, dialect=dialect)
             watcher.thread = plugin.threads.register("csv_watcher %s" % csv_file, watcher.watch, description)
             self._watchers[csv_file] = watcher
             if self.running and self._owns(csv_file):

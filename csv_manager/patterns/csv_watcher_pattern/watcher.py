@@ -35,7 +35,9 @@ import stat
 import threading
 import time
 
-from csv_manager.patterns.csv_watcher_pattern.csv_diff import LINE_ENDS, diff, read
+from csv_manager.patterns.csv_watcher_pattern.csv_diff import (
+    DEFAULT, LINE_ENDS, delimiter_name, diff, read, suggested_delimiter)
+from csv_manager.patterns.csv_watcher_pattern.keys import MISSING_COLUMNS, match_keys
 
 RACY_SECONDS = 2
 JOIN_TIMEOUT_SECONDS = 5
@@ -53,7 +55,11 @@ class CsvWatcher:
     - ``on_baseline(watcher, content)``: ``content`` is a new baseline, compared with nothing (the first read
       of a file with no restored content, or restored content that cannot be parsed);
     - ``on_change(watcher, change, content)``: the bytes changed; ``change`` holds the new and missing rows
-      (possibly none, for a re-quoted or moved row) and the patch from the previous content to ``content``.
+      (possibly none, for a re-quoted or moved row), the rows matched by ``key`` (see keys.py), how the columns
+      changed, and the patch from the previous content to ``content``.
+
+    The file is read in ``dialect`` (csv_diff.Dialect: delimiter and encoding); ``key`` is a tuple of column
+    names, empty for none.
 
     The loop runs in the groundwork thread ``thread`` (a :class:`groundwork.patterns.gw_threads_pattern.Thread`)
     once :meth:`start` is called, and checks whenever :meth:`tick` or :meth:`notify` wakes it or a pending
@@ -62,9 +68,11 @@ class CsvWatcher:
     """
 
     def __init__(self, csv_file, interval, on_started, on_baseline, on_change, quiet_seconds=QUIET_SECONDS,
-                 clock=time.monotonic):
+                 clock=time.monotonic, key=(), dialect=DEFAULT):
         self.csv_file = csv_file
         self.interval = interval
+        self.key = tuple(key)
+        self.dialect = dialect
         self.quiet_seconds = quiet_seconds
         self.thread = None
         self.log = logging.getLogger(__name__)
@@ -86,6 +94,7 @@ class CsvWatcher:
         self._recheck = False
         self._pending = None
         self._problem = None
+        self._unmatched = set()
         #: Wall-clock times (time.time()) of the last tick and of the last finished change or baseline.
         self.checked_at = None
         self.changed_at = None
@@ -224,7 +233,7 @@ class CsvWatcher:
             return None
         try:
             if self._version is None:
-                change, version = None, read(data)
+                change, version = None, read(data, self.dialect)
             else:
                 change, version = diff(self._version, data)
         except (UnicodeDecodeError, csv.Error) as error:
@@ -264,7 +273,7 @@ class CsvWatcher:
     def _restore_version(self):
         content, self._restored = self._restored, None
         try:
-            self._version = read(content)
+            self._version = read(content, self.dialect)
         except (UnicodeDecodeError, csv.Error) as error:
             self.log.error("The recorded content of %s cannot be parsed (%s); taking a new baseline",
                            self.csv_file, error)
@@ -275,15 +284,36 @@ class CsvWatcher:
         self._pending = None
         self._clear_problem()
         # The first finished read is announced after a baseline is taken, before a change is reported.
+        if previous is None:
+            self._hint_delimiter(version.header)
         if change is None:
             self._on_baseline(self, version.data)
             self._announce()
         else:
             self._announce()
-            if previous.header != version.header:
-                self.log.warning("%s: header changed from %s to %s; rows are compared as dicts keyed by it",
-                                 self.csv_file, previous.header, version.header)
+            if self.key:
+                self._warn_unmatched(match_keys(change, self.key, previous.header, version.header))
             self._on_change(self, change, version.data)
+
+    def _hint_delimiter(self, header):
+        delimiter = suggested_delimiter(header, self.dialect)
+        if delimiter is not None:
+            self.log.warning("%s looks %s-separated: its header is one column, %r; watch it with --delimiter %r",
+                             self.csv_file, delimiter_name(delimiter), header[0], delimiter_name(delimiter))
+
+    def _warn_unmatched(self, reasons):
+        """Warn once per reason that rows could not be matched by the key."""
+        for unmatched in reasons:
+            if unmatched.reason in self._unmatched:
+                continue
+            self._unmatched.add(unmatched.reason)
+            if unmatched.reason == MISSING_COLUMNS:
+                self.log.warning("%s: the key column %s is not in the header; rows are compared without the key",
+                                 self.csv_file, ", ".join(map(repr, unmatched.detail)))
+            else:
+                self.log.warning("%s: the key %s is on more than one row; such rows are reported as new and "
+                                 "missing, not as changed", self.csv_file,
+                                 " ".join("%s=%s" % item for item in unmatched.detail.items()))
 
     def _announce(self):
         if not self._announced:

@@ -132,12 +132,13 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         models = [register_model(self.history_db, model) for model in define_models(self.history_db.Base)]
         prepare_migrated_tables(self.history_db, migrations.SCRIPT_LOCATION, migrations.HEAD_REVISION, models,
                                 adopted_revision="0001")
-        self.signals.register("csv_history_recorded", "Sent when a change with rows is in the history. "
-                                                      "Arguments: csv_file, new_rows, missing_rows, seen_at")
+        self.signals.register("csv_history_recorded", "Sent when a change of rows or columns is in the history. "
+                                                      "Arguments: csv_file, new_rows, missing_rows, changed_rows, "
+                                                      "columns, seen_at")
 
-        def recorded(csv_file, new_rows, missing_rows, seen_at):
+        def recorded(csv_file, new_rows, missing_rows, changed_rows, columns, seen_at):
             self.signals.send("csv_history_recorded", csv_file=csv_file, new_rows=new_rows,
-                              missing_rows=missing_rows, seen_at=seen_at)
+                              missing_rows=missing_rows, changed_rows=changed_rows, columns=columns, seen_at=seen_at)
         self.history = History(self.history_db, models, on_recorded=recorded, outage=outage)
 
     def _register_database(self, prefix):
@@ -331,8 +332,9 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
     def _record_baseline(self, plugin, csv_file, rows, content, **kwargs):
         self.history.record_baseline(csv_file, rows, content, self.share.lease(csv_file))
 
-    def _record_change(self, plugin, csv_file, new_rows, missing_rows, rows, patch, content, **kwargs):
-        self.history.record_change(csv_file, new_rows, missing_rows, rows, patch, content,
+    def _record_change(self, plugin, csv_file, new_rows, missing_rows, changed_rows, columns, rows, patch, content,
+                       **kwargs):
+        self.history.record_change(csv_file, new_rows, missing_rows, changed_rows, columns, rows, patch, content,
                                    self.share.lease(csv_file))
 
     def _poll_watchers(self, outage, commits):

@@ -5,9 +5,11 @@ make, in these tables:
 
 - ``csv_history_files``: per file, one zlib-compressed snapshot of its content, the hash of the last recorded
   content and how many patch bytes were recorded since the snapshot;
-- ``csv_history_versions``: per change, when it was seen, the row count, how many rows appeared and went
-  missing, and the byte patch from the previous content (see csv_diff.Patch), compressed;
-- ``csv_history_rows``: the new and missing rows of each version, as JSON objects;
+- ``csv_history_versions``: per change, when it was seen, the row count, how many rows appeared, went missing
+  and changed (matched by a key), and the byte patch from the previous content (see csv_diff.Patch),
+  compressed; ``event`` is ``columns`` for a change of the header;
+- ``csv_history_rows``: the new, missing and changed rows of each version and its column change, as JSON
+  objects;
 - ``csv_watcher_status``: per watched file, the state and the times of the last check and change that its
   owning runner saw (see status.py).
 
@@ -74,8 +76,10 @@ def define_models(Base):
         patch_start = Column(BigInteger, nullable=False)
         patch_end = Column(BigInteger, nullable=False)
         patch = Column(LargeBinary, nullable=False)
-        #: "change", or "baseline" for a baseline taken again because the recorded content was not trusted.
+        #: "change"; "columns" for a change of the header; "baseline" for a baseline taken again because the
+        #: recorded content was not trusted.
         event = Column(String(16), nullable=False, default="change", server_default="change")
+        changed_count = Column(Integer, nullable=False, default=0, server_default="0")
 
     class CsvHistoryRow(Base):
         __tablename__ = "csv_history_rows"
@@ -144,12 +148,14 @@ class History:
         """Queue ``content`` as the file's new snapshot (compared with nothing)."""
         self._put(csv_file, lease, lambda session: self._write_baseline(session, csv_file, rows, content))
 
-    def record_change(self, csv_file, new_rows, missing_rows, rows, patch, content, lease=None):
-        """Queue a version; ``on_recorded(csv_file, new_rows, missing_rows, seen_at)`` follows once it is
-        committed (``seen_at``: when the change was found, naive UTC, as stored)."""
+    def record_change(self, csv_file, new_rows, missing_rows, changed_rows, columns, rows, patch, content,
+                      lease=None):
+        """Queue a version; ``on_recorded(csv_file, new_rows, missing_rows, changed_rows, columns, seen_at)``
+        follows once it is committed, if it changed rows or columns (``seen_at``: when the change was found,
+        naive UTC, as stored)."""
         seen_at = utc_now()
-        self._put(csv_file, lease, lambda session: self._write_change(session, csv_file, seen_at, new_rows,
-                                                                      missing_rows, rows, patch, content))
+        recorded = (csv_file, new_rows, missing_rows, changed_rows, columns, seen_at)
+        self._put(csv_file, lease, lambda session: self._write_change(session, recorded, rows, patch, content))
 
     def record_status(self, entries):
         """Queue one write of watcher statuses: (lease, csv_file, state, checked_at, changed_at) entries; those
@@ -210,9 +216,9 @@ class History:
             return content
 
     def versions(self, csv_file, since=None, limit=None):
-        """Recorded versions with row changes, and new baselines, newest first: dicts of number (1, 2, 3 ... in
-        this file's history, the same whatever ``since`` and ``limit`` leave out), event ("change" or
-        "baseline"), seen_at, rows, new_rows, missing_rows.
+        """Recorded versions with row or column changes, and new baselines, newest first: dicts of number (1, 2,
+        3 ... in this file's history, the same whatever ``since`` and ``limit`` leave out), event ("change",
+        "columns" or "baseline"), seen_at, rows, new_rows, missing_rows, changed_rows, columns (a dict, or None).
 
         Returns None if the file has no history at all.
         """
@@ -220,8 +226,8 @@ class History:
             history = session.query(self.File).filter_by(csv_file=csv_file).first()
             if history is None:
                 return None
-            shown = (self.Version.file_id == history.id,
-                     (self.Version.new_count + self.Version.missing_count > 0) | (self.Version.event == "baseline"))
+            counts = self.Version.new_count + self.Version.missing_count + self.Version.changed_count
+            shown = (self.Version.file_id == history.id, (counts > 0) | (self.Version.event != "change"))
             numbers = {version_id: number for number, (version_id,) in enumerate(
                 session.query(self.Version.id).filter(*shown).order_by(self.Version.id), 1)}
             query = session.query(self.Version).filter(*shown).order_by(self.Version.id.desc())
@@ -231,12 +237,12 @@ class History:
                 query = query.limit(limit)
             versions = []
             for version in query:
-                rows = {"new": [], "missing": []}
+                rows = {"new": [], "missing": [], "changed": [], "columns": [None]}
                 for row in session.query(self.Row).filter_by(version_id=version.id).order_by(self.Row.id):
                     rows[row.change].append(json.loads(row.row))
                 versions.append({"number": numbers[version.id], "event": version.event, "seen_at": version.seen_at,
-                                 "rows": version.rows,
-                                 "new_rows": rows["new"], "missing_rows": rows["missing"]})
+                                 "rows": version.rows, "new_rows": rows["new"], "missing_rows": rows["missing"],
+                                 "changed_rows": rows["changed"], "columns": rows["columns"][-1]})
             return versions
 
     def purge(self, csv_file):
@@ -342,7 +348,8 @@ class History:
         _set_snapshot(history, content, rows, version.id)
         return None
 
-    def _write_change(self, session, csv_file, seen_at, new_rows, missing_rows, rows, patch, content):
+    def _write_change(self, session, recorded, rows, patch, content):
+        csv_file, new_rows, missing_rows, changed_rows, columns, seen_at = recorded
         history = session.query(self.File).filter_by(csv_file=csv_file).first()
         if history is None:
             history = self.File(csv_file=csv_file)
@@ -350,17 +357,20 @@ class History:
             _set_snapshot(history, content, rows, 0)
             session.flush()
         version = self.Version(file_id=history.id, seen_at=seen_at, rows=rows, new_count=len(new_rows),
-                               missing_count=len(missing_rows), patch_start=patch.start, patch_end=patch.end,
-                               patch=zlib.compress(patch.replacement))
+                               missing_count=len(missing_rows), changed_count=len(changed_rows),
+                               patch_start=patch.start, patch_end=patch.end, patch=zlib.compress(patch.replacement),
+                               event="change" if columns is None else "columns")
         session.add(version)
         session.flush()
+        entries = (("columns", [] if columns is None else [columns]), ("new", new_rows), ("missing", missing_rows),
+                   ("changed", changed_rows))
         session.add_all([self.Row(version_id=version.id, change=change, row=json.dumps(row, ensure_ascii=False))
-                         for change, changed in (("new", new_rows), ("missing", missing_rows)) for row in changed])
+                         for change, changed in entries for row in changed])
         history.content_hash = content_hash(content)
         history.patched_bytes += len(patch.replacement)
         if history.patched_bytes > history.snapshot_size:
             _set_snapshot(history, content, rows, version.id)
-        return (csv_file, new_rows, missing_rows, seen_at) if new_rows or missing_rows else None
+        return recorded if new_rows or missing_rows or changed_rows or columns else None
 
 
 class _Then:

@@ -1,12 +1,13 @@
 """How csv_history reads its --since option and prints recorded versions.
 
-Versions are numbered 1, 2, 3 ... in each file's history. Text output keeps the live report's row lines,
-under one header line per version::
+Versions are numbered 1, 2, 3 ... in each file's history. Text output keeps the live report's lines (see
+reporter.py), under one header line per version::
 
     version 7 at 2026-11-27T07:50:10Z: 4 rows
     /abs/path.csv has new row: {'id': '3', 'name': 'Linus'}
 
-``--json`` prints one JSON object per row, the live report's keys plus ``version``, ``seen_at`` and ``rows``.
+``--json`` prints one JSON object per line of the live report, its keys (but ``at``) plus ``version``,
+``seen_at`` and ``rows``.
 
 A baseline taken again because the recorded content could not be trusted is a version of its own: in text
 ``version 9 at …: 4 rows, a new baseline: changes before it were not recorded``, in JSON one object with
@@ -16,6 +17,8 @@ import datetime
 import json
 
 import click
+
+from csv_manager.plugins.csv_watcher_db_plugin.reporter import change_lines, change_objects
 
 
 class SinceType(click.ParamType):
@@ -48,15 +51,12 @@ def print_versions(csv_file, versions, as_json):
                 click.echo("version %d at %s: %d rows, a new baseline: changes before it were not recorded"
                            % (version["number"], seen_at, version["rows"]))
             continue
+        changes = (csv_file, version["new_rows"], version["missing_rows"], version["changed_rows"], version["columns"])
         if as_json:
-            for change, rows in (("new", version["new_rows"]), ("missing", version["missing_rows"])):
-                for row in rows:
-                    click.echo(json.dumps({"csv_file": csv_file, "change": change, "row": row,
-                                           "version": version["number"], "seen_at": seen_at, "rows": version["rows"]},
-                                          ensure_ascii=False))
+            for line in change_objects(*changes, {}):
+                line.update(version=version["number"], seen_at=seen_at, rows=version["rows"])
+                click.echo(json.dumps(line, ensure_ascii=False))
             continue
         click.echo("version %d at %s: %d rows" % (version["number"], seen_at, version["rows"]))
-        for row in version["new_rows"]:
-            click.echo("%s has new row: %s" % (csv_file, row))
-        for row in version["missing_rows"]:
-            click.echo("%s is missing row: %s" % (csv_file, row))
+        for line in change_lines(*changes):
+            click.echo(line)

@@ -1,0 +1,69 @@
+"""Rows matched by a key: a new row and a missing row with the same key values are one changed row.
+
+The diff (csv_diff.py) finds the rows that appeared and went missing as a multiset, which is all a file without
+a key can say. With a key (one or more columns, like ``csv-diff --key``) a row whose key values are among both
+the missing and the new rows is reported once, as changed, with only the fields that differ. The rows are
+compared on the columns both headers have, as the diff compares them; a field is changed when its value (or
+its absence, None) differs, and extra values beyond the header count as the field None.
+
+Rows are matched only where the key says which row is which: a key value carried by more than one new row or
+more than one missing row leaves those rows as they are, new and missing (and a key value on two new rows is
+worth a warning even when no row went missing), and so does a key column that is not in both headers.
+:func:`match_keys` tells the caller which of these happened, so it can warn once.
+"""
+from dataclasses import dataclass
+
+#: Why rows were left unmatched (see :class:`Unmatched`).
+MISSING_COLUMNS = "missing columns"
+REPEATED_KEY = "repeated key"
+
+
+@dataclass(frozen=True)
+class Unmatched:
+    """Rows left new and missing: ``reason`` is MISSING_COLUMNS (``detail``: the key columns not in both
+    headers) or REPEATED_KEY (``detail``: the first key, as a dict, on more than one new or missing row)."""
+
+    reason: str
+    detail: object
+
+
+def match_keys(change, key, old_header, new_header):
+    """Move the rows of ``change`` that ``key`` matches from its new and missing rows into its changed rows, in
+    the new rows' order. Returns the Unmatched reasons found (an empty list when every row could be matched)."""
+    absent = [name for name in key if name not in (old_header or ()) or name not in (new_header or ())]
+    if absent:
+        return [Unmatched(MISSING_COLUMNS, absent)] if change.new_rows or change.missing_rows else []
+    new_keys = [_key_of(row, key) for row in change.new_rows]
+    missing_keys = [_key_of(row, key) for row in change.missing_rows]
+    unique_new, unique_missing = _unique(new_keys), _unique(missing_keys)
+    matched = {values: row for values, row in zip(missing_keys, change.missing_rows)
+               if values in unique_missing and values in unique_new}
+    columns = [name for name in dict.fromkeys(new_header) if name in set(old_header)] + [None]
+    change.changed_rows = [changed_row(key, matched[values], row, columns)
+                           for values, row in zip(new_keys, change.new_rows) if values in matched]
+    change.new_rows = [row for values, row in zip(new_keys, change.new_rows) if values not in matched]
+    change.missing_rows = [row for values, row in zip(missing_keys, change.missing_rows) if values not in matched]
+    both = set(new_keys).intersection(missing_keys)
+    repeated = [values for values in new_keys
+                if values not in unique_new or (values in both and values not in matched)]
+    return [Unmatched(REPEATED_KEY, dict(zip(key, repeated[0])))] if repeated else []
+
+
+def changed_row(key, old, new, columns):
+    """The changed row: its key values, each changed field as [old, new] (in ``columns`` order) and the new
+    row."""
+    return {"key": {name: new.get(name) for name in key},
+            "changes": {name: [old.get(name), new.get(name)] for name in columns if old.get(name) != new.get(name)},
+            "row": new}
+
+
+def _key_of(row, key):
+    return tuple(row.get(name) for name in key)
+
+
+def _unique(keys):
+    """The keys that occur exactly once."""
+    seen, repeated = set(), set()
+    for values in keys:
+        (repeated if values in seen else seen).add(values)
+    return seen - repeated
