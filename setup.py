@@ -20,7 +20,7 @@ setup(
     license="MIT",
     packages=find_packages(include=["csv_manager", "csv_manager.*"]),
     # Alembic reads the revisions as files, so they are data next to the package rather than a package.
-    package_data={"csv_manager.plugins.csv_watcher_db_plugin": ["migrations/versions/*.py"]},
+    package_data={"csv_manager.plugins.csv_watcher_db_plugin": ["migrations/*/versions/*.py"]},
     python_requires=">=3.10",
     install_requires=[
         "groundwork==0.1.17",

@@ -178,12 +178,16 @@ def check_schema(engine, table):
     ``create_all`` leaves an existing table alone, so a table of the same name made by something else would
     otherwise fail later with an obscure SQL error. We never alter or recreate what we did not make.
     """
-    found = {column["name"] for column in inspect(engine).get_columns(table.name)}
-    expected = {column.name for column in table.columns}
-    if found != expected:
+    unexpected_columns(engine, table.name, {column.name for column in table.columns})
+
+
+def unexpected_columns(engine, table_name, expected):
+    """Raise CsvManagerError unless the table ``table_name`` has exactly the columns ``expected``."""
+    found = {column["name"] for column in inspect(engine).get_columns(table_name)}
+    if found != set(expected):
         raise CsvManagerError(
             "Database %s has a table %r with columns %s, expected %s; it was not made by csv_manager "
-            "and was left unchanged." % (describe(engine.url), table.name, sorted(found), sorted(expected)))
+            "and was left unchanged." % (describe(engine.url), table_name, sorted(found), sorted(expected)))
 
 
 def return_free_pages(engine):

@@ -27,9 +27,9 @@ def test_add_then_list_shows_the_watcher_in_the_tutorial_words(store, csv_file):
 def test_list_json_is_an_array_of_id_csv_file_interval_and_status(cli, store, csv_file):
     cli("csv_watcher_add", csv_file)
     listed = run("csv_watcher_list", "--json")
-    assert json.loads(listed.stdout) == [{"id": 1, "csv_file": str(csv_file), "interval": 10,
-                                          "state": "not running", "owner": None, "checked_at": None,
-                                          "changed_at": None}]
+    assert json.loads(listed.stdout) == [{"id": 1, "csv_file": str(csv_file), "interval": 10, "key": [],
+                                          "delimiter": ",", "encoding": "utf-8", "state": "not running",
+                                          "owner": None, "checked_at": None, "changed_at": None}]
 
 
 def test_list_with_no_watchers_prints_nothing_on_stdout_and_exits_0(store):

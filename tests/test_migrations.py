@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run
+from conftest import SCRIPT, run
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -32,12 +32,16 @@ def old_home(home, tmp_path):
     return csv_file
 
 
-def revision(home):
-    connection = sqlite3.connect(home / "history_db.db")
+def revision(home, database="history_db.db", table="alembic_version"):
+    connection = sqlite3.connect(home / database)
     try:
-        return connection.execute("SELECT version_num FROM alembic_version").fetchall()
+        return connection.execute("SELECT version_num FROM %s" % table).fetchall()
     finally:
         connection.close()
+
+
+def watcher_revision(home):
+    return revision(home, "watcher_db.db", "csv_watchers_version")
 
 
 def test_the_history_of_release_0_1_0_is_upgraded_and_still_shown(old_home, home):
@@ -64,14 +68,48 @@ def test_the_recorded_content_of_release_0_1_0_is_restored_after_the_upgrade(old
 def test_a_fresh_database_is_made_at_the_newest_revision(cli, home, csv_file):
     assert cli("csv_watcher_add", csv_file).exit_code == 0
     assert cli("csv_watcher_list", "--json").exit_code == 0
-    assert revision(home) == [("0003",)]
+    assert (revision(home), watcher_revision(home)) == ([("0003",)], [("0002",)])
 
 
-def test_the_head_revision_named_in_the_package_is_alembics_head():
+@pytest.mark.parametrize("name", ["HISTORY", "WATCHERS"])
+def test_the_head_revision_named_in_the_package_is_alembics_head(name):
     from alembic.script import ScriptDirectory
     from csv_manager.plugins.csv_watcher_db_plugin import migrations
 
-    assert ScriptDirectory(migrations.SCRIPT_LOCATION).get_current_head() == migrations.HEAD_REVISION
+    migration = getattr(migrations, name)
+    assert ScriptDirectory(migration.script_location).get_current_head() == migration.head
+
+
+def test_the_watchers_of_release_0_1_0_are_upgraded_in_place_and_kept(old_home, home):
+    listed = run("csv_watcher_list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [(watcher["csv_file"], watcher["interval"], watcher["key"], watcher["delimiter"], watcher["encoding"])
+            for watcher in json.loads(listed.stdout)] == [(str(old_home), 1, [], ",", "utf-8")]
+    assert watcher_revision(home) == [("0002",)]
+
+
+def test_two_processes_upgrading_release_0_1_0_at_once_both_succeed_and_upgrade_once(old_home, home):
+    commands = [["csv_watcher_list", "--json"], ["csv_history", old_home, "--json"]] * 2
+    processes = [subprocess.Popen([SCRIPT, *map(str, command)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True) for command in commands]
+    results = [process.communicate(timeout=60) + (process.returncode,) for process in processes]
+    assert [code for _, _, code in results] == [0, 0, 0, 0], [stderr for _, stderr, _ in results]
+    assert results[0][0] == results[2][0] and results[1][0] == results[3][0]
+    assert (watcher_revision(home), revision(home)) == ([("0002",)], [("0003",)])
+
+
+def test_the_watcher_table_of_release_0_1_0_is_upgraded_on_postgresql_too(store, csv_file):
+    """The table as release 0.1.0's create_all made it (tests/data holds the SQLite files it made)."""
+    if store.name == "sqlite":
+        pytest.skip("the SQLite upgrade is tested on the files release 0.1.0 made")
+    store.execute('CREATE TABLE csv_watchers (id SERIAL PRIMARY KEY, csv_file VARCHAR(2048) NOT NULL UNIQUE, '
+                  '"interval" INTEGER NOT NULL)')
+    store.execute('INSERT INTO csv_watchers (csv_file, "interval") VALUES (:path, 7)', {"path": str(csv_file)})
+    listed = run("csv_watcher_list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [(watcher["csv_file"], watcher["interval"], watcher["key"]) for watcher in json.loads(listed.stdout)] == [
+        (str(csv_file), 7, [])]
+    assert store.execute("SELECT version_num FROM csv_watchers_version") == [("0002",)]
 
 
 def test_a_database_at_the_newest_revision_is_opened_without_importing_alembic(cli, csv_file):

@@ -326,3 +326,44 @@ def test_a_restored_watcher_of_an_unchanged_file_only_announces_itself(tmp_path,
     watcher.restore(content)
     watcher.check()
     assert (recorder.started, recorder.baselines, recorder.changes) == ([rows], [], [])
+
+
+def keyed(tmp_path, content, key=("id",)):
+    path = tmp_path / "k.csv"
+    path.write_bytes(content)
+    recorder = Recorder()
+    watcher = CsvWatcher(str(path), 1, recorder.on_started, recorder.on_baseline, recorder.on_change,
+                         clock=recorder.clock, key=key)
+    watcher.check()
+    return path, watcher, recorder
+
+
+def test_a_key_column_gone_from_the_header_is_warned_once_and_rows_compare_without_it(tmp_path, caplog):
+    path, watcher, recorder = keyed(tmp_path, b"id,v\n1,a\n")
+    path.write_bytes(b"sku,v\n1,b\n")
+    recorder.settle(watcher)
+    path.write_bytes(b"sku,v\n1,c\n")
+    recorder.settle(watcher)
+    assert recorder.changes == [([{"sku": "1", "v": "b"}], [{"id": "1", "v": "a"}]),
+                                ([{"sku": "1", "v": "c"}], [{"sku": "1", "v": "b"}])]
+    assert warnings_of(caplog) == ["%s: the key column 'id' is not in the header; rows are compared without the key"
+                                   % path]
+
+
+def test_a_repeated_key_is_warned_once(tmp_path, caplog):
+    path, watcher, recorder = keyed(tmp_path, b"id,v\n1,a\n")
+    path.write_bytes(b"id,v\n1,b\n1,c\n")
+    recorder.settle(watcher)
+    path.write_bytes(b"id,v\n1,d\n1,e\n")
+    recorder.settle(watcher)
+    assert len(recorder.changes) == 2
+    assert warnings_of(caplog) == ["%s: the key id=1 is on more than one row; such rows are reported as new and "
+                                   "missing, not as changed" % path]
+
+
+def test_a_header_that_looks_semicolon_separated_is_warned_once_naming_the_option(tmp_path, caplog):
+    path, watcher, recorder = keyed(tmp_path, b"id;v\n1;a\n", key=())
+    append(path, b"2;b\n")
+    recorder.settle(watcher)
+    assert warnings_of(caplog) == ["%s looks ;-separated: its header is one column, 'id;v'; watch it with "
+                                   "--delimiter ';'" % path]

@@ -453,6 +453,14 @@ class _Side:
         self.position, self.count = end, count
 
 
+def header_of(data, dialect=DEFAULT):
+    """The header (first record) of ``data``; None if it has none or it cannot be parsed."""
+    try:
+        return _header(data, dialect)[0]
+    except (UnicodeDecodeError, csv.Error):
+        return None
+
+
 def _header(data, dialect):
     """The first record of ``data``, the offset after it and whether it was cut off by the end of the data
     inside quotes; (None, 0, False) when there is no record at all."""

@@ -13,22 +13,25 @@ import time
 
 import click
 from click import Argument, IntRange, Option
+from click.core import ParameterSource
 from groundwork.patterns import GwCommandsPattern
 from groundwork_database.patterns import GwSqlPattern
-from sqlalchemy import Column, Integer, String
+from sqlalchemy import Column, Integer, String, Text
 from sqlalchemy.exc import IntegrityError
 
 from csv_manager.compat import check_connections_before_use, register_database, register_model
-from csv_manager.database import (check_url, commit_counter, configure_engine, prepare_tables, sqlite_file,
-                                  transaction)
+from csv_manager.database import check_url, commit_counter, configure_engine, sqlite_file, transaction
 from csv_manager.errors import CsvManagerError
 from csv_manager.files import create_private
 from csv_manager.migrations import prepare_migrated_tables
 from csv_manager.outage import Outage
 from csv_manager.patterns import CsvWatcherPattern
+from csv_manager.patterns.csv_watcher_pattern.csv_diff import DEFAULT, Dialect
 from csv_manager.patterns.csv_watcher_pattern.watcher import QUIET_SECONDS
 from csv_manager.plugins.csv_watcher_db_plugin import migrations
 from csv_manager.plugins.csv_watcher_db_plugin.csv_file_path import check_watchable, normalise
+from csv_manager.plugins.csv_watcher_db_plugin.watcher_options import (
+    DelimiterType, EncodingType, check_key, hint_delimiter, options_of, read_options, stored_options)
 from csv_manager.plugins.csv_watcher_db_plugin.history import History, define_models
 from csv_manager.plugins.csv_watcher_db_plugin.history_output import SinceType, print_versions
 from csv_manager.plugins.csv_watcher_db_plugin.reporter import Reporter
@@ -79,8 +82,17 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
                                help="Add each watcher's state and the runner that owns it (host:pid).")
         self.commands.register("csv_watcher_list", "Shows all csv watchers.", self.csv_watcher_list,
                                params=[json_option, status_option])
+        key_option = Option(("--key", "key"), multiple=True, metavar="COLUMN",
+                            help="Match rows by this column (repeat for a compound key): a row whose key is still "
+                                 "there with other values is reported as changed, naming the changed fields.")
+        delimiter_option = Option(("--delimiter",), type=DelimiterType(), default=",", show_default=True,
+                                  help="The field delimiter: , ; | or tab.")
+        encoding_option = Option(("--encoding",), type=EncodingType(), default="utf-8", show_default=True,
+                                 help="The file's encoding, any Python codec whose quotes and line ends are ASCII "
+                                      "(cp1252, latin-1...); UTF-8 may start with a BOM.")
         self.commands.register("csv_watcher_add", "Adds a permanent watcher for CSV_FILE.", self.csv_watcher_add,
-                               params=[path_argument, interval_option])
+                               params=[path_argument, interval_option, key_option, delimiter_option,
+                                       encoding_option])
         self.commands.register("csv_watcher_delete", "Removes the permanent watcher of CSV_FILE.",
                                self.csv_watcher_delete, params=[path_argument, purge_option])
         new_interval_option = Option(("-i", "--interval"), type=IntRange(1, MAX_INTERVAL), required=True,
@@ -111,7 +123,8 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         self._close_db()
 
     def setup_db(self):
-        """Register the watcher database and the CsvWatchers model; create the table if it is missing."""
+        """Register the watcher database and the CsvWatchers model; create or upgrade the table (Alembic, see
+        migrations) if it is missing or behind."""
         self.db = self._register_database("WATCHER")
         Base = self.db.Base
 
@@ -121,17 +134,20 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
             id = Column(Integer, primary_key=True)
             csv_file = Column(String(2048), nullable=False, unique=True)
             interval = Column(Integer, nullable=False)
+            #: The options of watcher_options.py; NULL for the defaults (no key, a comma, UTF-8).
+            key_columns = Column(Text, nullable=True)
+            delimiter = Column(String(8), nullable=True)
+            encoding = Column(String(64), nullable=True)
 
         self.Watcher = register_model(self.db, CsvWatchers)
-        prepare_tables(self.db, [CsvWatchers])
+        prepare_migrated_tables(self.db, migrations.WATCHERS, [CsvWatchers])
 
     def setup_history_db(self, outage=None):
         """Register the history database (only for the commands that need it) and its models; the recorder
         tells database trouble through ``outage`` (see outage.py)."""
         self.history_db = self._register_database("HISTORY")
         models = [register_model(self.history_db, model) for model in define_models(self.history_db.Base)]
-        prepare_migrated_tables(self.history_db, migrations.SCRIPT_LOCATION, migrations.HEAD_REVISION, models,
-                                adopted_revision="0001")
+        prepare_migrated_tables(self.history_db, migrations.HISTORY, models)
         self.signals.register("csv_history_recorded", "Sent when a change of rows or columns is in the history. "
                                                       "Arguments: csv_file, new_rows, missing_rows, changed_rows, "
                                                       "columns, seen_at")
@@ -163,27 +179,28 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         report once it runs (csv_watcher_run), not an error of every command.
         """
         stored = self._stored_watchers()
-        wanted = {watcher["csv_file"]: watcher["interval"] for watcher in stored}
+        wanted = {watcher["csv_file"]: options_of(watcher) for watcher in stored}
         for csv_file, watcher in self.csv_watcher.get().items():
-            if wanted.get(csv_file) != watcher.interval:
+            if wanted.get(csv_file) != (watcher.interval, watcher.key, watcher.dialect):
                 self.csv_watcher.unregister(csv_file)
                 if self.share is not None:
                     # Claimed again (with the new interval) only after its queued writes: the restored
                     # content must include them.
                     self.share.forget(csv_file)
         registered = 0
-        for csv_file, interval in wanted.items():
+        for csv_file, (interval, key, dialect) in wanted.items():
             if self.csv_watcher.get(csv_file) is None:
-                self.activate_watcher(csv_file, interval)
+                self.activate_watcher(csv_file, interval, key, dialect)
                 registered += 1
         if registered:
             # One line, not one per watcher: with 1,000 watchers the log lines were most of a command's cost.
             self.log.info("Registered %d watchers" % registered)
         return stored
 
-    def activate_watcher(self, csv_file, interval):
-        """Register the watcher of ``csv_file`` and its thread; it starts with the others in csv_watcher_run."""
-        self.csv_watcher.register(csv_file, interval, "Watcher for %s" % csv_file, self.quiet_seconds)
+    def activate_watcher(self, csv_file, interval, key=(), dialect=DEFAULT):
+        """Register the watcher of ``csv_file`` and its thread; it starts with the others in csv_watcher_run.
+        Its rows are read in ``dialect`` and matched by the columns ``key`` (see watcher_options.py)."""
+        self.csv_watcher.register(csv_file, interval, "Watcher for %s" % csv_file, self.quiet_seconds, key, dialect)
 
     def _quiet_seconds(self):
         """The WATCHER_QUIET_SECONDS setting (from CSV_MANAGER_QUIET_SECONDS when set) as a float."""
@@ -214,6 +231,10 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         else:
             for watcher in watchers:
                 line = "file: %s - interval: %s" % (watcher["csv_file"], watcher["interval"])
+                if watcher["key"]:
+                    line += " - key: %s" % ", ".join(watcher["key"])
+                if (watcher["delimiter"], watcher["encoding"]) != (DEFAULT.delimiter, DEFAULT.encoding):
+                    line += " - delimiter: %r - encoding: %s" % (watcher["delimiter"], watcher["encoding"])
                 if status:
                     line += " - state: %s" % watcher["state"]
                     if watcher["owner"]:
@@ -226,15 +247,19 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
             counted = "1 watched file" if len(missing) == 1 else "%d watched files" % len(missing)
             click.echo("Note: %s not found: %s" % (counted, ", ".join(missing)), err=True)
 
-    def csv_watcher_add(self, csv_file, interval):
+    def csv_watcher_add(self, csv_file, interval, key, delimiter, encoding):
         csv_file = normalise(csv_file)
         check_watchable(csv_file)
+        key, dialect = tuple(dict.fromkeys(key)), Dialect(delimiter, encoding)
+        check_key(csv_file, key, dialect)
+        if click.get_current_context().get_parameter_source("delimiter") == ParameterSource.DEFAULT:
+            hint_delimiter(csv_file, dialect)
         try:
             with transaction(self.db, writes=True) as session:
-                session.add(self.Watcher(csv_file=csv_file, interval=interval))
+                session.add(self.Watcher(csv_file=csv_file, interval=interval, **stored_options(key, dialect)))
                 session.flush()
                 if self.csv_watcher.get(csv_file) is None:
-                    self.activate_watcher(csv_file, interval)
+                    self.activate_watcher(csv_file, interval, key, dialect)
         except IntegrityError:
             raise CsvManagerError("%s is already watched." % csv_file)
         self.log.info("Watcher added for %s" % csv_file)
@@ -382,13 +407,14 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
                 for watcher in watchers]
 
     def _stored_watchers(self):
-        """All persisted watchers as dicts (id, csv_file, interval), oldest first."""
-        columns = (self.Watcher.id, self.Watcher.csv_file, self.Watcher.interval)
+        """All persisted watchers as dicts (id, csv_file, interval, key, delimiter, encoding), oldest first."""
+        columns = (self.Watcher.id, self.Watcher.csv_file, self.Watcher.interval, self.Watcher.key_columns,
+                   self.Watcher.delimiter, self.Watcher.encoding)
         with transaction(self.db):
             # Plain tuples: loading 1,000 ORM objects cost a one-shot command more than everything else it does.
             stored = self.Watcher.query.with_entities(*columns).order_by(self.Watcher.id).all()
-        return [{"id": watcher_id, "csv_file": csv_file, "interval": interval}
-                for watcher_id, csv_file, interval in stored]
+        return [dict({"id": row[0], "csv_file": row[1], "interval": row[2]}, **read_options(*row[3:]))
+                for row in stored]
 
     def _close_db(self):
         for database in (self.db, self.history_db):

@@ -1,0 +1,87 @@
+"""The per-watcher options of ``csv_watcher_add``: the key columns, the delimiter and the encoding.
+
+How they are given on the command line (click types that refuse what cannot be read, naming it), checked
+against the file's header, stored in ``csv_watchers`` (NULL for a default, so that rows written by earlier
+releases mean what they meant) and read back.
+"""
+import json
+
+import click
+
+from csv_manager.patterns.csv_watcher_pattern.csv_diff import (
+    DEFAULT, DELIMITERS, Dialect, check_dialect, delimiter_name, header_of, suggested_delimiter)
+
+#: How much of a file csv_watcher_add reads to check --key against its header.
+HEADER_BYTES = 1 << 20
+
+
+class DelimiterType(click.ParamType):
+    """One of DELIMITERS by name (``tab`` for a tab), converted to the character."""
+
+    name = "DELIMITER"
+
+    def convert(self, value, param, ctx):
+        if value in DELIMITERS.values():
+            return value
+        if value not in DELIMITERS:
+            self.fail("%r is not one of %s" % (value, " ".join(map(repr, DELIMITERS))), param, ctx)
+        return DELIMITERS[value]
+
+
+class EncodingType(click.ParamType):
+    """A codec name that csv_diff can read, converted to its canonical name."""
+
+    name = "ENCODING"
+
+    def convert(self, value, param, ctx):
+        try:
+            return check_dialect(",", value).encoding
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
+def check_key(csv_file, key, dialect):
+    """Refuse (exit 2) key columns that the header of ``csv_file`` lacks, when the header can be read."""
+    if not key:
+        return
+    header = read_header(csv_file, dialect)
+    absent = [name for name in key if header is not None and name not in header]
+    if absent:
+        raise click.BadParameter("%s not in the header of %s: %s" % (
+            ", ".join(map(repr, absent)), csv_file, header), param_hint="'--key'")
+
+
+def hint_delimiter(csv_file, dialect):
+    """Say on stderr when the header looks separated by another delimiter than ``dialect``'s."""
+    delimiter = suggested_delimiter(read_header(csv_file, dialect), dialect)
+    if delimiter is not None:
+        click.echo("Warning: %s looks %s-separated (its header is one column); to read its columns, delete this "
+                   "watcher and add it again with --delimiter '%s'"
+                   % (csv_file, delimiter_name(delimiter), delimiter_name(delimiter)), err=True)
+
+
+def read_header(csv_file, dialect):
+    """The header of ``csv_file`` read in ``dialect`` from its first HEADER_BYTES; None if it cannot be read."""
+    try:
+        with open(csv_file, "rb") as stream:
+            return header_of(stream.read(HEADER_BYTES), dialect)
+    except OSError:
+        return None
+
+
+def stored_options(key, dialect):
+    """The ``csv_watchers`` columns of these options."""
+    return {"key_columns": json.dumps(list(key)) if key else None,
+            "delimiter": None if dialect.delimiter == DEFAULT.delimiter else dialect.delimiter,
+            "encoding": None if dialect.encoding == DEFAULT.encoding else dialect.encoding}
+
+
+def read_options(key_columns, delimiter, encoding):
+    """The options stored in these ``csv_watchers`` columns, as csv_watcher_list --json shows them."""
+    return {"key": json.loads(key_columns) if key_columns else [], "delimiter": delimiter or DEFAULT.delimiter,
+            "encoding": encoding or DEFAULT.encoding}
+
+
+def options_of(watcher):
+    """(interval, key, dialect) of a stored watcher, as its CsvWatcher holds them."""
+    return watcher["interval"], tuple(watcher["key"]), Dialect(watcher["delimiter"], watcher["encoding"])

@@ -1,0 +1,123 @@
+"""Per-watcher options through the real csv_manager: keys (changed rows), column changes, and the dialects
+Excel and others write (semicolons, tabs, cp1252, CRLF)."""
+import json
+import os
+
+import pytest
+
+from conftest import append, run
+
+pytestmark = pytest.mark.timeout(120)
+
+#: What Excel writes as "CSV" where the decimal separator is a comma: semicolons, cp1252 and CRLF.
+EXCEL = "Artikel;Preis;Menge\r\nKäse;1,50 €;5\r\nBrötchen;0,40 €;12\r\n"
+
+
+def rewrite(path, text, encoding="utf-8"):
+    """Replace the file's content atomically, as an editor or exporter saves."""
+    temporary = "%s.tmp" % path
+    with open(temporary, "w", encoding=encoding, newline="") as stream:
+        stream.write(text)
+    os.replace(temporary, path)
+
+
+def test_a_key_turns_an_edit_into_one_changed_row_naming_the_changed_fields(cli, tmp_path, forked_running):
+    prices = tmp_path / "prices.csv"
+    prices.write_text("id,price,qty\n1,1.00,5\n3,1.00,5\n")
+    assert run("csv_watcher_add", prices, "--key", "id", "-i", "1").returncode == 0
+    watcher = forked_running("--json")
+    watcher.expect("watching", stream="stderr")
+    rewrite(prices, "id,price,qty\n1,1.00,5\n3,2.00,4\n")
+    report = json.loads(watcher.expect('"changed"')[-1])
+    assert {name: report[name] for name in ("csv_file", "event", "change", "key", "changes", "row")} == {
+        "csv_file": str(prices), "event": "changed", "change": "changed", "key": {"id": "3"},
+        "changes": {"price": ["1.00", "2.00"], "qty": ["5", "4"]}, "row": {"id": "3", "price": "2.00", "qty": "4"}}
+    assert watcher.stop() == 0
+    history = run("csv_history", prices)
+    assert history.stdout.splitlines()[1:] == [
+        "%s has changed row id=3: price '1.00' -> '2.00', qty '5' -> '4'" % prices]
+
+
+def test_a_key_missing_from_the_header_is_refused_at_add_with_exit_2(tmp_path, store):
+    prices = tmp_path / "prices.csv"
+    prices.write_text("id,price\n1,1.00\n")
+    added = run("csv_watcher_add", prices, "--key", "sku")
+    assert added.returncode == 2
+    assert "Invalid value for '--key': 'sku' not in the header of %s: ['id', 'price']" % prices in added.stderr
+    assert "Traceback" not in added.stderr
+    assert store.rows() == []
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--delimiter", "::", "'::' is not one of ',' ';' '|' 'tab'"),
+    ("--encoding", "utf-16", "the encoding 'utf-16' writes quotes, line ends or the delimiter as other bytes"),
+    ("--encoding", "klingon", "there is no encoding 'klingon'")])
+def test_a_dialect_that_cannot_be_read_is_refused_with_exit_2(home, csv_file, option, value, message):
+    added = run("csv_watcher_add", csv_file, option, value)
+    assert (added.returncode, added.stdout) == (2, "")
+    assert message in added.stderr
+
+
+def test_options_are_stored_and_listed(cli, store, tmp_path):
+    excel = tmp_path / "excel.csv"
+    excel.write_bytes(EXCEL.encode("cp1252"))
+    added = run("csv_watcher_add", excel, "--delimiter", ";", "--encoding", "Windows-1252", "--key", "Artikel")
+    assert added.returncode == 0, added.stderr
+    listed = json.loads(run("csv_watcher_list", "--json").stdout)
+    assert [(watcher["key"], watcher["delimiter"], watcher["encoding"]) for watcher in listed] == [
+        (["Artikel"], ";", "cp1252")]
+    assert run("csv_watcher_list").stdout == (
+        "file: %s - interval: 10 - key: Artikel - delimiter: ';' - encoding: cp1252\n" % excel)
+
+
+def test_an_excel_export_is_read_as_excel_wrote_it(tmp_path, forked_running):
+    excel = tmp_path / "excel.csv"
+    excel.write_bytes(EXCEL.encode("cp1252"))
+    assert run("csv_watcher_add", excel, "--delimiter", ";", "--encoding", "cp1252", "--key", "Artikel",
+               "-i", "1").returncode == 0
+    watcher = forked_running()
+    watcher.expect("watching %s (2 rows" % excel)
+    rewrite(excel, EXCEL.replace("1,50 €", "1,80 €") + "Äpfel;2,00 €;3\r\n", encoding="cp1252")
+    watcher.expect_all(["%s has new row: {'Artikel': 'Äpfel', 'Preis': '2,00 €', 'Menge': '3'}" % excel,
+                        "%s has changed row Artikel=Käse: Preis '1,50 €' -> '1,80 €'" % excel])
+    assert watcher.stop() == 0
+    assert not [line for line in watcher.lines("stderr") if "WARNING" in line]
+
+
+def test_a_tab_separated_file(tmp_path, forked_running):
+    tsv = tmp_path / "data.tsv"
+    tsv.write_text("id\tnote\n1\ta, b\n")
+    assert run("csv_watcher_add", tsv, "--delimiter", "tab", "-i", "1").returncode == 0
+    watcher = forked_running()
+    watcher.expect("watching %s (1 rows" % tsv)
+    append(tsv, "2\tc; d\n")
+    watcher.expect("%s has new row: {'id': '2', 'note': 'c; d'}" % tsv)
+
+
+def test_a_file_that_looks_semicolon_separated_is_warned_about_naming_the_option(tmp_path):
+    excel = tmp_path / "excel.csv"
+    excel.write_bytes(EXCEL.encode("cp1252"))
+    added = run("csv_watcher_add", excel, "--encoding", "cp1252")
+    assert added.returncode == 0
+    assert "looks ;-separated" in added.stderr and "--delimiter ';'" in added.stderr
+
+
+def test_a_new_column_is_one_columns_event_and_no_row(cli, tmp_path, forked_running):
+    people = tmp_path / "people.csv"
+    people.write_text("id,name,fax\n1,Ada,123\n2,Grace,456\n")
+    assert run("csv_watcher_add", people, "-i", "1").returncode == 0
+    watcher = forked_running("--json")
+    watcher.expect("watching", stream="stderr")
+    rewrite(people, "id,name,email\n1,Ada,ada@x\n2,Grace,grace@x\n")
+    report = json.loads(watcher.expect('"columns"')[-1])
+    assert {name: report[name] for name in ("event", "added", "removed", "reordered")} == {
+        "event": "columns", "added": ["email"], "removed": ["fax"], "reordered": False}
+    rewrite(people, "email,name,id\nada@x,Ada,1\ngrace@x,Grace,2\n")
+    report = json.loads(watcher.expect('"columns"')[-1])
+    assert (report["added"], report["removed"], report["reordered"]) == ([], [], True)
+    assert watcher.stop() == 0
+    assert [json.loads(line)["event"] for line in watcher.lines()] == ["columns", "columns"]
+    history = run("csv_history", people).stdout.splitlines()
+    assert [line for line in history if "columns" in line] == [
+        "%s columns reordered: ['email', 'name', 'id']" % people,
+        "%s columns added: ['email']; removed: ['fax']" % people]
