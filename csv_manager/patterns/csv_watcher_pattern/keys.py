@@ -11,6 +11,8 @@ more than one missing row leaves those rows as they are, new and missing (and a 
 worth a warning even when no row went missing), and so does a key column that is not in both headers.
 :func:`match_keys` tells the caller which of these happened, so it can warn once.
 """
+import itertools
+import operator
 from dataclasses import dataclass
 
 #: Why rows were left unmatched (see :class:`Unmatched`).
@@ -33,13 +35,15 @@ def match_keys(change, key, old_header, new_header):
     absent = [name for name in key if name not in (old_header or ()) or name not in (new_header or ())]
     if absent:
         return [Unmatched(MISSING_COLUMNS, absent)] if change.new_rows or change.missing_rows else []
-    new_keys = [_key_of(row, key) for row in change.new_rows]
-    missing_keys = [_key_of(row, key) for row in change.missing_rows]
+    key_of = _key_getter(key)
+    new_keys, missing_keys = list(map(key_of, change.new_rows)), list(map(key_of, change.missing_rows))
     unique_new, unique_missing = _unique(new_keys), _unique(missing_keys)
     matched = {values: row for values, row in zip(missing_keys, change.missing_rows)
                if values in unique_missing and values in unique_new}
-    columns = [name for name in dict.fromkeys(new_header) if name in set(old_header)] + [None]
-    change.changed_rows = [changed_row(key, matched[values], row, columns)
+    shared = set(old_header)
+    order = {name: index for index, name in enumerate(dict.fromkeys(new_header)) if name in shared}
+    order[None] = len(order)
+    change.changed_rows = [changed_row(key, matched[values], row, order)
                            for values, row in zip(new_keys, change.new_rows) if values in matched]
     change.new_rows = [row for values, row in zip(new_keys, change.new_rows) if values not in matched]
     change.missing_rows = [row for values, row in zip(missing_keys, change.missing_rows) if values not in matched]
@@ -49,16 +53,25 @@ def match_keys(change, key, old_header, new_header):
     return [Unmatched(REPEATED_KEY, dict(zip(key, repeated[0])))] if repeated else []
 
 
-def changed_row(key, old, new, columns):
-    """The changed row: its key values, each changed field as [old, new] (in ``columns`` order) and the new
-    row."""
+def changed_row(key, old, new, order):
+    """The changed row: its key values, each changed field as [old, new] and the new row. ``order`` gives the
+    position of each column compared (those both headers have, and None for extra values)."""
+    columns = list(new)
+    if columns == list(old):  # the same columns in the same order (the header did not change): compare in C
+        names = list(itertools.compress(columns, map(operator.ne, old.values(), new.values())))
+    else:
+        names = [name for name in order if old.get(name) != new.get(name)]
     return {"key": {name: new.get(name) for name in key},
-            "changes": {name: [old.get(name), new.get(name)] for name in columns if old.get(name) != new.get(name)},
+            "changes": {name: [old.get(name), new.get(name)] for name in names},
             "row": new}
 
 
-def _key_of(row, key):
-    return tuple(row.get(name) for name in key)
+def _key_getter(key):
+    """A function giving a row's key values as a tuple (every key column is in the rows' header)."""
+    if len(key) == 1:
+        name = key[0]
+        return lambda row: (row[name],)
+    return operator.itemgetter(*key)
 
 
 def _unique(keys):
