@@ -51,6 +51,14 @@ def run(*args, timeout=60, cwd=None):
     return subprocess.run([SCRIPT, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
+def forked_run(*args, timeout=60, cwd=None):
+    """``run``, but in a process forked from an interpreter that has imported csv_manager (see forked.py): for
+    tests about what a command does, not about how the script starts."""
+    process = ForkedProcess(*args, cwd=cwd)
+    stdout, stderr = process.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
 def append(path, text):
     """Append ``text`` to the file, opened and closed as ``echo >>`` does."""
     with open(path, "a") as stream:

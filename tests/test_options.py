@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from conftest import append, run
+from conftest import append, forked_run, run
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -24,7 +24,7 @@ def rewrite(path, text, encoding="utf-8"):
 def test_a_key_turns_an_edit_into_one_changed_row_naming_the_changed_fields(cli, tmp_path, forked_running):
     prices = tmp_path / "prices.csv"
     prices.write_text("id,price,qty\n1,1.00,5\n3,1.00,5\n")
-    assert run("csv_watcher_add", prices, "--key", "id", "-i", "1").returncode == 0
+    assert cli("csv_watcher_add", prices, "--key", "id", "-i", "1").exit_code == 0
     watcher = forked_running("--json")
     watcher.expect("watching", stream="stderr")
     rewrite(prices, "id,price,qty\n1,1.00,5\n3,2.00,4\n")
@@ -33,7 +33,7 @@ def test_a_key_turns_an_edit_into_one_changed_row_naming_the_changed_fields(cli,
         "csv_file": str(prices), "event": "changed", "change": "changed", "key": {"id": "3"},
         "changes": {"price": ["1.00", "2.00"], "qty": ["5", "4"]}, "row": {"id": "3", "price": "2.00", "qty": "4"}}
     assert watcher.stop() == 0
-    history = run("csv_history", prices)
+    history = forked_run("csv_history", prices)
     assert history.stdout.splitlines()[1:] == [
         "%s has changed row id=3: price '1.00' -> '2.00', qty '5' -> '4'" % prices]
 
@@ -53,7 +53,7 @@ def test_a_key_missing_from_the_header_is_refused_at_add_with_exit_2(tmp_path, s
     ("--encoding", "utf-16", "the encoding 'utf-16' writes quotes, line ends or the delimiter as other bytes"),
     ("--encoding", "klingon", "there is no encoding 'klingon'")])
 def test_a_dialect_that_cannot_be_read_is_refused_with_exit_2(home, csv_file, option, value, message):
-    added = run("csv_watcher_add", csv_file, option, value)
+    added = forked_run("csv_watcher_add", csv_file, option, value)
     assert (added.returncode, added.stdout) == (2, "")
     assert message in added.stderr
 
@@ -70,11 +70,11 @@ def test_options_are_stored_and_listed(cli, store, tmp_path):
         "file: %s - interval: 10 - key: Artikel - delimiter: ';' - encoding: cp1252\n" % excel)
 
 
-def test_an_excel_export_is_read_as_excel_wrote_it(tmp_path, forked_running):
+def test_an_excel_export_is_read_as_excel_wrote_it(cli, tmp_path, forked_running):
     excel = tmp_path / "excel.csv"
     excel.write_bytes(EXCEL.encode("cp1252"))
-    assert run("csv_watcher_add", excel, "--delimiter", ";", "--encoding", "cp1252", "--key", "Artikel",
-               "-i", "1").returncode == 0
+    assert cli("csv_watcher_add", excel, "--delimiter", ";", "--encoding", "cp1252", "--key", "Artikel",
+               "-i", "1").exit_code == 0
     watcher = forked_running()
     watcher.expect("watching %s (2 rows" % excel)
     rewrite(excel, EXCEL.replace("1,50 €", "1,80 €") + "Äpfel;2,00 €;3\r\n", encoding="cp1252")
@@ -84,10 +84,10 @@ def test_an_excel_export_is_read_as_excel_wrote_it(tmp_path, forked_running):
     assert not [line for line in watcher.lines("stderr") if "WARNING" in line]
 
 
-def test_a_tab_separated_file(tmp_path, forked_running):
+def test_a_tab_separated_file(cli, tmp_path, forked_running):
     tsv = tmp_path / "data.tsv"
     tsv.write_text("id\tnote\n1\ta, b\n")
-    assert run("csv_watcher_add", tsv, "--delimiter", "tab", "-i", "1").returncode == 0
+    assert cli("csv_watcher_add", tsv, "--delimiter", "tab", "-i", "1").exit_code == 0
     watcher = forked_running()
     watcher.expect("watching %s (1 rows" % tsv)
     append(tsv, "2\tc; d\n")
@@ -105,7 +105,7 @@ def test_a_file_that_looks_semicolon_separated_is_warned_about_naming_the_option
 def test_a_new_column_is_one_columns_event_and_no_row(cli, tmp_path, forked_running):
     people = tmp_path / "people.csv"
     people.write_text("id,name,fax\n1,Ada,123\n2,Grace,456\n")
-    assert run("csv_watcher_add", people, "-i", "1").returncode == 0
+    assert cli("csv_watcher_add", people, "-i", "1").exit_code == 0
     watcher = forked_running("--json")
     watcher.expect("watching", stream="stderr")
     rewrite(people, "id,name,email\n1,Ada,ada@x\n2,Grace,grace@x\n")
@@ -117,7 +117,7 @@ def test_a_new_column_is_one_columns_event_and_no_row(cli, tmp_path, forked_runn
     assert (report["added"], report["removed"], report["reordered"]) == ([], [], True)
     assert watcher.stop() == 0
     assert [json.loads(line)["event"] for line in watcher.lines()] == ["columns", "columns"]
-    history = run("csv_history", people).stdout.splitlines()
+    history = forked_run("csv_history", people).stdout.splitlines()
     assert [line for line in history if "columns" in line] == [
         "%s columns reordered: ['email', 'name', 'id']" % people,
         "%s columns added: ['email']; removed: ['fax']" % people]

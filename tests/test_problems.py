@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import run
+from conftest import forked_run, run
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -67,7 +67,7 @@ def test_a_log_on_a_full_disk_is_said_once_and_the_command_goes_on(full_home, cs
 ], ids=["missing-driver", "missing-driver-psycopg2", "bad-port", "unknown-backend", "malformed"])
 def test_a_database_url_that_cannot_work_says_why_without_the_password(home, monkeypatch, url, reason):
     monkeypatch.setenv("CSV_MANAGER_DATABASE_URL", url)
-    result = run("csv_watcher_list")
+    result = forked_run("csv_watcher_list")
     assert result.returncode == 1
     assert result.stderr == "Error: Cannot use database URL %r: %s\n" % (url.replace(":secret@", ":***@"), reason)
     assert "secret" not in result.stderr
