@@ -26,7 +26,7 @@ class FakeWatcher:
 
 def test_each_watcher_is_ticked_at_once_then_on_its_interval_from_one_thread():
     ticker = Ticker()
-    watchers = [FakeWatcher(1, 3) for _ in range(50)]
+    watchers = [FakeWatcher(0.25, 3) for _ in range(50)]
     ticker.start()
     try:
         for watcher in watchers:
@@ -40,7 +40,7 @@ def test_each_watcher_is_ticked_at_once_then_on_its_interval_from_one_thread():
 
 def test_a_stopped_watcher_is_not_ticked_again():
     ticker = Ticker()
-    stopped, running = FakeWatcher(1, 1), FakeWatcher(1, 3)
+    stopped, running = FakeWatcher(0.25, 1), FakeWatcher(0.25, 3)
     ticker.start()
     try:
         ticker.add(stopped)
