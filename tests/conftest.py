@@ -1,4 +1,5 @@
 """Fixtures: an isolated CSV_MANAGER_HOME per test, the installed csv_manager script, and the app in-process."""
+import json
 import os
 import queue
 import shutil
@@ -206,6 +207,10 @@ class Running:
                 return read
             read.append(line)
             self.seen[stream].append(line)
+
+    def events(self, name=None):
+        """The JSON events read from stdout so far (of the event ``name``, if given), for a runner with --json."""
+        return [event for event in map(json.loads, self.lines()) if name is None or event["event"] == name]
 
     def lines(self, stream="stdout"):
         """Every line that arrived on ``stream`` so far: those already read, then those waiting (not waiting)."""

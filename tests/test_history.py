@@ -112,7 +112,7 @@ def history(home):
     plugin.setup_history_db()
     models = (plugin.history.File, plugin.history.Version, plugin.history.Row, plugin.history.Status)
     recorded = []
-    history = History(plugin.history_db, models, on_recorded=lambda *change: recorded.append(change))
+    history = History(plugin.history_db, models, on_recorded=recorded.append)
     history.recorded = recorded
     history.start()
     yield history
@@ -168,7 +168,8 @@ def test_a_failed_history_write_is_reported_once_and_retried_until_it_succeeds(h
         with history.db.engine.begin() as connection:
             rows_table.create(connection)
         history.stop()
-    assert [change[:3] for change in history.recorded] == [("/data/retry.csv", [{"id": "2"}], [])]
+    assert [(record["csv_file"], record["new_rows"], record["missing_rows"]) for record in history.recorded] == [
+        ("/data/retry.csv", [{"id": "2"}], [])]
     assert len([message for message in caplog.messages if "Cannot use the database" in message]) == 1
     assert "The database works again" in caplog.messages
     assert "csv_history_rows" in inspect(history.db.engine).get_table_names()

@@ -26,7 +26,7 @@ def test_a_key_turns_an_edit_into_one_changed_row_naming_the_changed_fields(cli,
     prices.write_text("id,price,qty\n1,1.00,5\n3,1.00,5\n")
     assert cli("csv_watcher_add", prices, "--key", "id", "-i", "1").exit_code == 0
     watcher = forked_running("--json")
-    watcher.expect("watching", stream="stderr")
+    watcher.expect('"event": "watching"')
     rewrite(prices, "id,price,qty\n1,1.00,5\n3,2.00,4\n")
     report = json.loads(watcher.expect('"changed"')[-1])
     assert {name: report[name] for name in ("csv_file", "event", "change", "key", "changes", "row")} == {
@@ -107,7 +107,7 @@ def test_a_new_column_is_one_columns_event_and_no_row(cli, tmp_path, forked_runn
     people.write_text("id,name,fax\n1,Ada,123\n2,Grace,456\n")
     assert cli("csv_watcher_add", people, "-i", "1").exit_code == 0
     watcher = forked_running("--json")
-    watcher.expect("watching", stream="stderr")
+    watcher.expect('"event": "watching"')
     rewrite(people, "id,name,email\n1,Ada,ada@x\n2,Grace,grace@x\n")
     report = json.loads(watcher.expect('"columns"')[-1])
     assert {name: report[name] for name in ("event", "added", "removed", "reordered")} == {
@@ -116,7 +116,7 @@ def test_a_new_column_is_one_columns_event_and_no_row(cli, tmp_path, forked_runn
     report = json.loads(watcher.expect('"columns"')[-1])
     assert (report["added"], report["removed"], report["reordered"]) == ([], [], True)
     assert watcher.stop() == 0
-    assert [json.loads(line)["event"] for line in watcher.lines()] == ["columns", "columns"]
+    assert [event["event"] for event in watcher.events()] == ["watching", "columns", "columns"]
     history = forked_run("csv_history", people).stdout.splitlines()
     assert [line for line in history if "columns" in line] == [
         "%s columns reordered: ['email', 'name', 'id']" % people,

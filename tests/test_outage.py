@@ -100,8 +100,7 @@ def test_a_database_restart_under_three_runners_loses_and_doubles_nothing(server
     # below are changes to a recorded content.
     deadline = time.monotonic() + 60
     while not (all(any(line.startswith("Took") for line in runner.seen["stderr"]) for runner in runners)
-               and len({line.split()[1] for runner in runners for line in runner.seen["stderr"]
-                        if line.startswith("watching")}) == 6):
+               and len({event["csv_file"] for runner in runners for event in runner.events("watching")}) == 6):
         assert time.monotonic() < deadline, [runner.seen["stderr"] for runner in runners]
         time.sleep(0.1)
         for runner in runners:
@@ -133,4 +132,4 @@ def test_a_database_restart_under_three_runners_loses_and_doubles_nothing(server
 
 def reported(runners):
     lines = [line for runner in runners for line in runner.seen["stdout"]]
-    return [event for event in map(json.loads, lines) if event.get("change") == "new"]
+    return [event for event in map(json.loads, lines) if event["event"] == "new"]

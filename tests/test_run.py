@@ -106,7 +106,7 @@ def test_add_and_delete_from_another_process_while_running(home, csv_file, tmp_p
 def test_json_lines(cli, home, csv_file, forked_running):
     cli("csv_watcher_add", csv_file, "-i", "1")
     watcher = forked_running("--json")
-    watcher.expect("watching %s" % csv_file, stream="stderr")
+    watcher.expect('"event": "watching"')
     before = datetime.datetime.now(datetime.timezone.utc)
     csv_file.write_text("id,name\n1,Ada\n2,Hopper\n")
     lines = watcher.expect('"change": "missing"')

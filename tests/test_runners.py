@@ -117,7 +117,7 @@ class Appender:
 def reported(runners):
     """(csv_file, row) of every "new" JSON line the runners printed, repeated as often as printed."""
     lines = [line for runner in runners for line in runner.seen["stdout"]]
-    return [(event["csv_file"], event["row"]) for event in map(json.loads, lines) if event["change"] == "new"]
+    return [(event["csv_file"], event["row"]) for event in map(json.loads, lines) if event["event"] == "new"]
 
 
 def recorded(cli, files):

@@ -1,7 +1,6 @@
 """Smoke test of the real csv_watcher_run with every writer at once, in real time: five files, each edited by
 one writer in its own thread (pausing longer than the interval but shorter than the quiet period), then marked
 by an appended row. Every file's JSON lines must equal the csv.DictReader difference, each row exactly once."""
-import json
 import threading
 import time
 from collections import Counter
@@ -46,7 +45,7 @@ def test_every_writer_is_reported_once_and_whole(cli, tmp_path, forked_running, 
         paths[writer].write_bytes(old)
         assert cli("csv_watcher_add", paths[writer], "-i", "1").exit_code == 0
     watcher = forked_running("--json")
-    watcher.expect_all(["watching %s " % path for path in paths.values()], stream="stderr")
+    watcher.expect_all(['"csv_file": "%s", "event": "watching"' % path for path in paths.values()])
 
     threads = [threading.Thread(target=edit, args=(paths[writer], writer, *EDITS[writer])) for writer in EDITS]
     for thread in threads:
@@ -59,8 +58,8 @@ def test_every_writer_is_reported_once_and_whole(cli, tmp_path, forked_running, 
     for writer, path in paths.items():
         old = EDITS[writer][0]
         key, expected_new, expected_missing = expected_change(old, path.read_bytes())
-        reports = [json.loads(line) for line in watcher.seen["stdout"]]
+        reports = watcher.events()
         reported = {change: Counter(key(report["row"]) for report in reports
-                                    if report["csv_file"] == str(path) and report["change"] == change)
+                                    if report["csv_file"] == str(path) and report["event"] == change)
                     for change in ("new", "missing")}
         assert reported == {"new": expected_new, "missing": expected_missing}, writer

@@ -152,7 +152,8 @@ class Columns:
 class Change:
     """The rows that appeared and went missing, in file order, the row count of the new version, the patch
     that turns the old version's bytes into the new one's, how the header changed (None if it did not), and
-    the rows a key matched (filled in by keys.match_keys; the diff itself knows no keys)."""
+    the rows a key matched (filled in by keys.match_keys; the diff itself knows no keys), and whether the file
+    was missing or unusable just before (``back``, set by the watcher)."""
 
     new_rows: list = field(default_factory=list)
     missing_rows: list = field(default_factory=list)
@@ -160,6 +161,7 @@ class Change:
     patch: Patch = None
     columns: Columns = None
     changed_rows: list = field(default_factory=list)
+    back: bool = False
 
     def __bool__(self):
         return bool(self.new_rows or self.missing_rows or self.changed_rows or self.columns)

@@ -15,9 +15,12 @@ Signals sent by watchers (rows are dicts keyed by the header; see :class:`.watch
 
 - ``csv_watcher_started`` (csv_file, rows, interval): the first good read of the file after start.
 - ``csv_watcher_baseline`` (csv_file, rows, content): content taken as a baseline, compared with nothing.
-- ``csv_watcher_change`` (csv_file, new_rows, missing_rows, changed_rows, columns, rows, patch, content): the
-  bytes changed. ``changed_rows`` are the rows a key matched (dicts of ``key``, ``changes`` and ``row``, see
-  keys.py), ``columns`` how the header changed (a dict, see csv_diff.Columns) or None.
+- ``csv_watcher_change`` (csv_file, new_rows, missing_rows, changed_rows, columns, back, rows, patch, content):
+  the bytes changed. ``changed_rows`` are the rows a key matched (dicts of ``key``, ``changes`` and ``row``,
+  see keys.py), ``columns`` how the header changed (a dict, see csv_diff.Columns) or None, ``back`` whether
+  the file was missing or unusable just before.
+- ``csv_watcher_state`` (csv_file, state, reason, rows): the file went ``missing``, ``empty``,
+  ``unreadable`` or ``invalid`` (``reason`` says why), or is ``back`` as it was (``rows`` its row count).
 """
 import threading
 
@@ -35,7 +38,9 @@ SIGNALS = {
                             "Arguments: csv_file, rows, content",
     "csv_watcher_change": "Sent when the bytes of a watched csv file changed. Arguments: csv_file, new_rows, "
                           "missing_rows, changed_rows (all possibly empty), columns (None if the header did not "
-                          "change), rows, patch (old to new bytes), content",
+                          "change), back, rows, patch (old to new bytes), content",
+    "csv_watcher_state": "Sent when a watched csv file goes missing, empty, unreadable or invalid, or comes back "
+                         "unchanged. Arguments: csv_file, state, reason, rows",
 }
 
 
@@ -125,8 +130,10 @@ class CsvWatcherApplication:
                 on_change=lambda watcher, change, content: plugin.signals.send(
                     "csv_watcher_change", csv_file=watcher.csv_file, new_rows=change.new_rows,
                     missing_rows=change.missing_rows, changed_rows=change.changed_rows,
-                    columns=None if change.columns is None else change.columns.as_dict(), rows=change.rows,
-                    patch=change.patch, content=content),
+                    columns=None if change.columns is None else change.columns.as_dict(), back=change.back,
+                    rows=change.rows, patch=change.patch, content=content),
+                on_state=lambda watcher, state, reason: plugin.signals.send(
+                    "csv_watcher_state", csv_file=watcher.csv_file, state=state, reason=reason, rows=watcher.rows),
                 quiet_seconds=quiet_seconds, key=key, dialect=dialect)
             watcher.thread = plugin.threads.register("csv_watcher %s" % csv_file, watcher.watch, description)
             self._watchers[csv_file] = watcher

@@ -56,7 +56,11 @@ class CsvWatcher:
       of a file with no restored content, or restored content that cannot be parsed);
     - ``on_change(watcher, change, content)``: the bytes changed; ``change`` holds the new and missing rows
       (possibly none, for a re-quoted or moved row), the rows matched by ``key`` (see keys.py), how the columns
-      changed, and the patch from the previous content to ``content``.
+      changed, the patch from the previous content to ``content``, and ``back`` when the file was missing or
+      unusable just before;
+    - ``on_state(watcher, state, reason)``, if given: the file is in the finished problem ``state``
+      (``missing``, ``empty``, ``unreadable`` or ``invalid``; ``reason`` says why), or ``back`` (reason None)
+      with the content it had before the problem (content that differs comes as a change with ``back``).
 
     The file is read in ``dialect`` (csv_diff.Dialect: delimiter and encoding); ``key`` is a tuple of column
     names, empty for none.
@@ -68,7 +72,7 @@ class CsvWatcher:
     """
 
     def __init__(self, csv_file, interval, on_started, on_baseline, on_change, quiet_seconds=QUIET_SECONDS,
-                 clock=time.monotonic, key=(), dialect=DEFAULT):
+                 clock=time.monotonic, key=(), dialect=DEFAULT, on_state=None):
         self.csv_file = csv_file
         self.interval = interval
         self.key = tuple(key)
@@ -79,6 +83,7 @@ class CsvWatcher:
         self._on_started = on_started
         self._on_baseline = on_baseline
         self._on_change = on_change
+        self._on_state = on_state or (lambda watcher, state, reason: None)
         self._clock = clock
         self._stopped = threading.Event()
         self._wake = threading.Event()
@@ -224,7 +229,8 @@ class CsvWatcher:
             self._restore_version()
         if self._version is not None and data == self._version.data:
             self._pending = None
-            self._clear_problem()
+            if self._clear_problem():
+                self._on_state(self, "back", None)
             return self._announce()
         finished = self._observe(key, data, now)
         if not data:
@@ -237,7 +243,7 @@ class CsvWatcher:
             else:
                 change, version = diff(self._version, data)
         except (UnicodeDecodeError, csv.Error) as error:
-            return self._report_problem(("invalid", _unparsable(error))) if finished else None
+            return self._report_problem(("invalid", _unparsable(error, self.dialect))) if finished else None
         if finished or version.terminated:
             self._accept(change, version)
         return None
@@ -282,17 +288,20 @@ class CsvWatcher:
         previous, self._version = self._version, version
         self.changed_at = time.time()
         self._pending = None
-        self._clear_problem()
+        back = self._clear_problem()
         # The first finished read is announced after a baseline is taken, before a change is reported.
         if previous is None:
             self._hint_delimiter(version.header)
         if change is None:
             self._on_baseline(self, version.data)
             self._announce()
+            if back:
+                self._on_state(self, "back", None)
         else:
             self._announce()
             if self.key:
                 self._warn_unmatched(match_keys(change, self.key, previous.header, version.header))
+            change.back = back
             self._on_change(self, change, version.data)
 
     def _hint_delimiter(self, header):
@@ -325,11 +334,15 @@ class CsvWatcher:
         if problem != self._problem:
             self.log.warning("%s %s", self.csv_file, problem[1])
             self._problem = problem
+            self._on_state(self, *problem)
 
     def _clear_problem(self):
-        if self._problem is not None:
-            self.log.warning("%s is readable again", self.csv_file)
-            self._problem = None
+        """End the problem state, if any; True if there was one."""
+        if self._problem is None:
+            return False
+        self.log.warning("%s is readable again", self.csv_file)
+        self._problem = None
+        return True
 
 
 def _key(status):
@@ -345,7 +358,8 @@ def _stat_key(path):
         return None
 
 
-def _unparsable(error):
+def _unparsable(error, dialect):
     if isinstance(error, UnicodeDecodeError):
-        return "holds bytes that are not UTF-8; waiting for valid content"
+        encoding = "UTF-8" if dialect.encoding == "utf-8" else dialect.encoding
+        return "holds bytes that are not %s; waiting for valid content" % encoding
     return "is not valid CSV (%s); waiting for valid content" % error

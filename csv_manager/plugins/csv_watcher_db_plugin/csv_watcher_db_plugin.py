@@ -61,7 +61,7 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         self.share = None
         self.status = None
         self.quiet_seconds = QUIET_SECONDS
-        #: (commit counter, {csv_file: id}) of the watcher table at the run loop's last read of it.
+        #: (commit counter, {csv_file: id}, {csv_file: interval}) of the watcher table at the run loop's last read.
         self._polled = None
 
     def activate(self):
@@ -148,14 +148,12 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         self.history_db = self._register_database("HISTORY")
         models = [register_model(self.history_db, model) for model in define_models(self.history_db.Base)]
         prepare_migrated_tables(self.history_db, migrations.HISTORY, models)
-        self.signals.register("csv_history_recorded", "Sent when a change of rows or columns is in the history. "
-                                                      "Arguments: csv_file, new_rows, missing_rows, changed_rows, "
-                                                      "columns, seen_at")
-
-        def recorded(csv_file, new_rows, missing_rows, changed_rows, columns, seen_at):
-            self.signals.send("csv_history_recorded", csv_file=csv_file, new_rows=new_rows,
-                              missing_rows=missing_rows, changed_rows=changed_rows, columns=columns, seen_at=seen_at)
-        self.history = History(self.history_db, models, on_recorded=recorded, outage=outage)
+        self.signals.register("csv_history_recorded", "Sent when a change of rows or columns, or of the file's "
+                                                      "state, is in the history. Arguments: csv_file, event, "
+                                                      "new_rows, missing_rows, changed_rows, columns, reason, "
+                                                      "rows, seen_at")
+        self.history = History(self.history_db, models, outage=outage,
+                               on_recorded=lambda record: self.signals.send("csv_history_recorded", **record))
 
     def _register_database(self, prefix):
         """Register the database configured by the PREFIX_DATABASE_* settings, set up for concurrent use."""
@@ -321,16 +319,17 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
             self._connect("csv_watcher_started", watching, "Prints that a watcher read its file, once recorded")
             self._connect("csv_watcher_baseline", self._record_baseline, "Records a new baseline")
             self._connect("csv_watcher_change", self._record_change, "Records a change in the history")
-            self._connect("csv_history_recorded", reporter.change, "Prints new and missing rows once recorded")
+            self._connect("csv_watcher_state", self._record_state, "Records a file's state in the history")
+            self._connect("csv_history_recorded", reporter.change, "Prints a change or state once recorded")
             if not self.csv_watcher.get():
                 click.echo("No watchers yet; waiting for csv_watcher_add (Ctrl-C to stop).", err=True)
             self.history.start()
             self.csv_watcher.start(prepare=self._restore_baseline, owns=self.share.owns,
                                    notifications=notifications)
             commits = commit_counter(self.db.engine)
-            self._poll_watchers(outage, commits)
+            self._poll_watchers(outage, commits, reporter)
             while not stop.event.wait(poll_seconds):
-                self._poll_watchers(outage, commits)
+                self._poll_watchers(outage, commits, reporter)
             if commits is not None:
                 commits.close()
             stopping = time.monotonic()
@@ -357,12 +356,15 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
     def _record_baseline(self, plugin, csv_file, rows, content, **kwargs):
         self.history.record_baseline(csv_file, rows, content, self.share.lease(csv_file))
 
-    def _record_change(self, plugin, csv_file, new_rows, missing_rows, changed_rows, columns, rows, patch, content,
-                       **kwargs):
+    def _record_change(self, plugin, csv_file, new_rows, missing_rows, changed_rows, columns, back, rows, patch,
+                       content, **kwargs):
         self.history.record_change(csv_file, new_rows, missing_rows, changed_rows, columns, rows, patch, content,
-                                   self.share.lease(csv_file))
+                                   self.share.lease(csv_file), back=back)
 
-    def _poll_watchers(self, outage, commits):
+    def _record_state(self, plugin, csv_file, state, reason, rows, **kwargs):
+        self.history.record_state(csv_file, state, reason, rows, self.share.lease(csv_file))
+
+    def _poll_watchers(self, outage, commits, reporter):
         """load_watchers() and this runner's share of them, for the run loop: a database that fails for a while
         (locked, restarting) is told through ``outage`` and tried again on the next poll; the watchers this
         runner can still prove it owns keep running meanwhile.
@@ -373,7 +375,10 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
             commit = commits() if commits is not None else None
             if commit is None or self._polled is None or self._polled[0] != commit:
                 stored = self.load_watchers()
-                self._polled = (commit, {watcher["csv_file"]: watcher["id"] for watcher in stored})
+                if self._polled is not None:
+                    _report_watcher_changes(reporter, self._polled[2], stored)
+                self._polled = (commit, {watcher["csv_file"]: watcher["id"] for watcher in stored},
+                                {watcher["csv_file"]: watcher["interval"] for watcher in stored})
             self.share.balance(self._polled[1])
             self.status.publish([(self.csv_watcher.get(csv_file), lease)
                                  for csv_file, lease in self.share.leases.items()])
@@ -421,3 +426,13 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
             if database is not None:
                 database.session.remove()
                 database.engine.dispose()
+
+
+def _report_watcher_changes(reporter, known, stored):
+    """Tell ``reporter`` which watchers were added, removed or given another interval since ``known``
+    ({csv_file: interval}), by the ``stored`` watchers."""
+    intervals = {watcher["csv_file"]: watcher["interval"] for watcher in stored}
+    reporter.watchers(added={csv_file: interval for csv_file, interval in intervals.items() if csv_file not in known},
+                      removed=[csv_file for csv_file in known if csv_file not in intervals],
+                      changed={csv_file: (known[csv_file], interval) for csv_file, interval in intervals.items()
+                               if csv_file in known and known[csv_file] != interval})

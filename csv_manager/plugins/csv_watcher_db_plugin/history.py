@@ -77,9 +77,11 @@ def define_models(Base):
         patch_end = Column(BigInteger, nullable=False)
         patch = Column(LargeBinary, nullable=False)
         #: "change"; "columns" for a change of the header; "baseline" for a baseline taken again because the
-        #: recorded content was not trusted.
+        #: recorded content was not trusted; "file_missing", "file_empty", "file_unreadable", "file_invalid"
+        #: when the file went so (no patch, ``reason`` says why) and "file_back" when it came back.
         event = Column(String(16), nullable=False, default="change", server_default="change")
         changed_count = Column(Integer, nullable=False, default=0, server_default="0")
+        reason = Column(Text, nullable=True)
 
     class CsvHistoryRow(Base):
         __tablename__ = "csv_history_rows"
@@ -149,13 +151,22 @@ class History:
         self._put(csv_file, lease, lambda session: self._write_baseline(session, csv_file, rows, content))
 
     def record_change(self, csv_file, new_rows, missing_rows, changed_rows, columns, rows, patch, content,
-                      lease=None):
-        """Queue a version; ``on_recorded(csv_file, new_rows, missing_rows, changed_rows, columns, seen_at)``
-        follows once it is committed, if it changed rows or columns (``seen_at``: when the change was found,
-        naive UTC, as stored)."""
-        seen_at = utc_now()
-        recorded = (csv_file, new_rows, missing_rows, changed_rows, columns, seen_at)
-        self._put(csv_file, lease, lambda session: self._write_change(session, recorded, rows, patch, content))
+                      lease=None, back=False):
+        """Queue a version; ``on_recorded(record)`` follows once it is committed, if it changed rows or columns
+        or ends a problem state (``back``). ``record`` is a dict of csv_file, event (``change``, ``columns`` or
+        ``file_back``), new_rows, missing_rows, changed_rows, columns, reason (None), rows and seen_at (when the
+        change was found, naive UTC, as stored)."""
+        event = "file_back" if back else "change" if columns is None else "columns"
+        record = _record(csv_file, event, rows, new_rows=new_rows, missing_rows=missing_rows,
+                         changed_rows=changed_rows, columns=columns)
+        self._put(csv_file, lease, lambda session: self._write_change(session, record, patch, content))
+
+    def record_state(self, csv_file, state, reason, rows, lease=None):
+        """Queue a version telling that the file went ``missing``, ``empty``, ``unreadable`` or ``invalid``
+        (``reason`` says why), or is ``back`` as it was; ``on_recorded(record)`` follows (see record_change;
+        the event is ``file_`` and the state). A file without history gets none: there is nothing to tell apart."""
+        record = _record(csv_file, "file_" + state, rows, reason=reason)
+        self._put(csv_file, lease, lambda session: self._write_state(session, record))
 
     def record_status(self, entries):
         """Queue one write of watcher statuses: (lease, csv_file, state, checked_at, changed_at) entries; those
@@ -242,7 +253,8 @@ class History:
                     rows[row.change].append(json.loads(row.row))
                 versions.append({"number": numbers[version.id], "event": version.event, "seen_at": version.seen_at,
                                  "rows": version.rows, "new_rows": rows["new"], "missing_rows": rows["missing"],
-                                 "changed_rows": rows["changed"], "columns": rows["columns"][-1]})
+                                 "changed_rows": rows["changed"], "columns": rows["columns"][-1],
+                                 "reason": version.reason})
             return versions
 
     def purge(self, csv_file):
@@ -303,7 +315,7 @@ class History:
         self._problem = None
         self._outage.succeeded("history")
         if recorded is not None:
-            self._on_recorded(*recorded)
+            self._on_recorded(recorded)
         self._return_free_pages()
         return True
 
@@ -348,29 +360,48 @@ class History:
         _set_snapshot(history, content, rows, version.id)
         return None
 
-    def _write_change(self, session, recorded, rows, patch, content):
-        csv_file, new_rows, missing_rows, changed_rows, columns, seen_at = recorded
-        history = session.query(self.File).filter_by(csv_file=csv_file).first()
+    def _write_change(self, session, record, patch, content):
+        history = session.query(self.File).filter_by(csv_file=record["csv_file"]).first()
         if history is None:
-            history = self.File(csv_file=csv_file)
+            history = self.File(csv_file=record["csv_file"])
             session.add(history)
-            _set_snapshot(history, content, rows, 0)
+            _set_snapshot(history, content, record["rows"], 0)
             session.flush()
-        version = self.Version(file_id=history.id, seen_at=seen_at, rows=rows, new_count=len(new_rows),
-                               missing_count=len(missing_rows), changed_count=len(changed_rows),
-                               patch_start=patch.start, patch_end=patch.end, patch=zlib.compress(patch.replacement),
-                               event="change" if columns is None else "columns")
-        session.add(version)
-        session.flush()
-        entries = (("columns", [] if columns is None else [columns]), ("new", new_rows), ("missing", missing_rows),
-                   ("changed", changed_rows))
-        session.add_all([self.Row(version_id=version.id, change=change, row=json.dumps(row, ensure_ascii=False))
-                         for change, changed in entries for row in changed])
+        version = self._add_version(session, history, record, patch)
         history.content_hash = content_hash(content)
         history.patched_bytes += len(patch.replacement)
         if history.patched_bytes > history.snapshot_size:
-            _set_snapshot(history, content, rows, version.id)
-        return recorded if new_rows or missing_rows or changed_rows or columns else None
+            _set_snapshot(history, content, record["rows"], version.id)
+        changed = any(record[name] for name in ("new_rows", "missing_rows", "changed_rows", "columns"))
+        return record if changed or record["event"] == "file_back" else None
+
+    def _write_state(self, session, record):
+        history = session.query(self.File).filter_by(csv_file=record["csv_file"]).first()
+        if history is not None:
+            self._add_version(session, history, record, Patch(0, 0, b""))
+        return record
+
+    def _add_version(self, session, history, record, patch):
+        """Add the version of ``record`` (see record_change) with the byte ``patch`` and its rows."""
+        version = self.Version(file_id=history.id, seen_at=record["seen_at"], rows=record["rows"] or 0,
+                               new_count=len(record["new_rows"]), missing_count=len(record["missing_rows"]),
+                               changed_count=len(record["changed_rows"]), patch_start=patch.start,
+                               patch_end=patch.end, patch=zlib.compress(patch.replacement), event=record["event"],
+                               reason=record["reason"])
+        session.add(version)
+        session.flush()
+        entries = (("columns", [] if record["columns"] is None else [record["columns"]]),
+                   ("new", record["new_rows"]), ("missing", record["missing_rows"]),
+                   ("changed", record["changed_rows"]))
+        session.add_all([self.Row(version_id=version.id, change=change, row=json.dumps(row, ensure_ascii=False))
+                         for change, rows in entries for row in rows])
+        return version
+
+
+def _record(csv_file, event, rows, new_rows=(), missing_rows=(), changed_rows=(), columns=None, reason=None):
+    return {"csv_file": csv_file, "event": event, "new_rows": list(new_rows), "missing_rows": list(missing_rows),
+            "changed_rows": list(changed_rows), "columns": columns, "reason": reason, "rows": rows,
+            "seen_at": utc_now()}
 
 
 class _Then:

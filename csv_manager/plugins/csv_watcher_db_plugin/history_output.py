@@ -18,7 +18,7 @@ import json
 
 import click
 
-from csv_manager.plugins.csv_watcher_db_plugin.reporter import change_lines, change_objects
+from csv_manager.plugins.csv_watcher_db_plugin.reporter import record_events
 
 
 class SinceType(click.ParamType):
@@ -51,12 +51,13 @@ def print_versions(csv_file, versions, as_json):
                 click.echo("version %d at %s: %d rows, a new baseline: changes before it were not recorded"
                            % (version["number"], seen_at, version["rows"]))
             continue
-        changes = (csv_file, version["new_rows"], version["missing_rows"], version["changed_rows"], version["columns"])
+        events = list(record_events(dict(version, csv_file=csv_file)))
         if as_json:
-            for line in change_objects(*changes, {}):
+            for _, fields in events:
+                line = dict({"csv_file": csv_file}, **fields)
                 line.update(version=version["number"], seen_at=seen_at, rows=version["rows"])
                 click.echo(json.dumps(line, ensure_ascii=False))
             continue
         click.echo("version %d at %s: %d rows" % (version["number"], seen_at, version["rows"]))
-        for line in change_lines(*changes):
-            click.echo(line)
+        for text, _ in events:
+            click.echo(text)

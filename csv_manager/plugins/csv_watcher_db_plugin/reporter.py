@@ -1,21 +1,10 @@
-"""Turns watcher signals into lines on stdout, one line per row, flushed at once.
+"""Turns watcher signals into events on stdout, one line each, flushed at once.
 
-Text lines use the tutorial's words; ``--json`` gives one JSON object per line instead::
-
-    /abs/f.csv columns added: ['email']; removed: ['fax']
-    /abs/f.csv has new row: {'id': '4', 'price': '3.00'}
-    /abs/f.csv is missing row: {'id': '2', 'price': '1.50'}
-    /abs/f.csv has changed row id=3: price '1.00' -> '2.00'
-
-    {"at": "2026-11-28T02:59:01.123Z", "csv_file": "/abs/f.csv", "event": "new", "change": "new", "row": {...}}
-    {"at": …, "csv_file": …, "event": "changed", "change": "changed", "key": {"id": "3"},
-     "changes": {"price": ["1.00", "2.00"]}, "row": {...}}
-    {"at": …, "csv_file": …, "event": "columns", "added": ["email"], "removed": ["fax"], "reordered": false,
-     "previous": [...], "header": [...]}
-
-``at`` is when the change was found (the ``seen_at`` of its version in the history), ISO 8601 UTC with
-milliseconds; ``event`` names what the line tells, ``change`` is kept for consumers of earlier versions. With
-``timestamps`` text lines begin with the same time. Watchers report from their own threads, so writing is
+Every line csv_watcher_run prints on stdout is an event. Text lines use the tutorial's words for rows; ``--json``
+gives one JSON object per line instead, all of one shape: ``at`` (when it happened, ISO 8601 UTC with
+milliseconds: for a change, the ``seen_at`` of its version in the history), ``csv_file``, ``event``, and the
+event's own fields (see EVENTS). ``change`` repeats ``event`` on row lines for consumers of earlier versions.
+With ``timestamps`` text lines begin with the same time. Watchers report from their own threads, so writing is
 serialised by a lock and a line is never split.
 """
 import json
@@ -23,6 +12,27 @@ import sys
 import threading
 
 from csv_manager.plugins.csv_watcher_db_plugin.history import utc_now
+
+#: Each event's text form and its JSON fields besides ``at``, ``csv_file`` and ``event``. README.rst shows the
+#: same table; tests/test_events.py checks every line against it.
+EVENTS = {
+    "watching": ("watching PATH (N rows, every S s)", {"rows": int, "interval": int}),
+    "new": ("PATH has new row: ROW", {"change": str, "row": dict}),
+    "missing": ("PATH is missing row: ROW", {"change": str, "row": dict}),
+    "changed": ("PATH has changed row KEY: FIELD 'OLD' -> 'NEW', ...",
+                {"change": str, "key": dict, "changes": dict, "row": dict}),
+    "columns": ("PATH columns added: [...]; removed: [...]; reordered: [...]",
+                {"added": list, "removed": list, "reordered": bool, "previous": list, "header": list}),
+    "file_missing": ("PATH is missing; waiting for it to come back", {"reason": str}),
+    "file_empty": ("PATH is empty; waiting for content", {"reason": str}),
+    "file_unreadable": ("PATH cannot be read: REASON (or is not a regular file)", {"reason": str}),
+    "file_invalid": ("PATH is not valid CSV (REASON) / holds bytes that are not ENCODING", {"reason": str}),
+    "file_back": ("PATH is back (N rows)", {"rows": int}),
+    "watcher_added": ("watcher added for PATH (every S s)", {"interval": int}),
+    "watcher_removed": ("watcher removed for PATH", {}),
+    "watcher_interval_changed": ("watcher for PATH now checks every S s (was P s)",
+                                 {"interval": int, "previous": int}),
+}
 
 
 class Reporter:
@@ -33,53 +43,62 @@ class Reporter:
         self._lock = threading.Lock()
 
     def started(self, plugin, csv_file, rows, interval, **kwargs):
-        """``watching PATH (N rows, every S s)``: on stdout as text, on stderr with --json."""
-        line = "watching %s (%d rows, every %d s)" % (csv_file, rows, interval)
-        if self.timestamps:
-            line = "%s %s" % (_at(utc_now()), line)
-        self._write([line], sys.stderr if self.as_json else sys.stdout)
+        """``watching PATH (N rows, every S s)``, once the watcher's first read is recorded."""
+        self._print(utc_now(), csv_file, [("watching %s (%d rows, every %d s)" % (csv_file, rows, interval),
+                                           {"event": "watching", "rows": rows, "interval": interval})])
 
-    def change(self, plugin, csv_file, new_rows, missing_rows, changed_rows, columns, seen_at, **kwargs):
-        """A line for a column change, then one per new, missing and changed row (nothing for a change of bytes
-        only)."""
-        at = _at(seen_at)
+    def change(self, plugin, **record):
+        """The events of a recorded version (see history.History.record_change and record_state)."""
+        self._print(record["seen_at"], record["csv_file"], list(record_events(record)))
+
+    def watchers(self, added, removed, changed):
+        """Watchers added and removed (``{csv_file: interval}``) and intervals changed (``{csv_file: (previous,
+        interval)}``) by other processes."""
+        events = []
+        for csv_file, interval in added.items():
+            events.append((csv_file, "watcher added for %s (every %d s)" % (csv_file, interval),
+                           {"event": "watcher_added", "interval": interval}))
+        for csv_file in removed:
+            events.append((csv_file, "watcher removed for %s" % csv_file, {"event": "watcher_removed"}))
+        for csv_file, (previous, interval) in changed.items():
+            events.append((csv_file, "watcher for %s now checks every %d s (was %d s)" % (csv_file, interval, previous),
+                           {"event": "watcher_interval_changed", "interval": interval, "previous": previous}))
+        moment = utc_now()
+        for csv_file, text, fields in events:
+            self._print(moment, csv_file, [(text, fields)])
+
+    def _print(self, moment, csv_file, events):
+        at = _at(moment)
         if self.as_json:
-            lines = change_objects(csv_file, new_rows, missing_rows, changed_rows, columns, {"at": at})
-            lines = [json.dumps(line, ensure_ascii=False) for line in lines]
+            lines = [json.dumps(dict({"at": at, "csv_file": csv_file}, **fields), ensure_ascii=False)
+                     for _, fields in events]
         else:
-            lines = change_lines(csv_file, new_rows, missing_rows, changed_rows, columns)
-            if self.timestamps:
-                lines = ["%s %s" % (at, line) for line in lines]
-        self._write(lines, sys.stdout)
-
-    def _write(self, lines, stream):
+            lines = [("%s %s" % (at, text)) if self.timestamps else text for text, _ in events]
         with self._lock:
             try:
-                stream.write("".join(line + "\n" for line in lines))
-                stream.flush()
+                sys.stdout.write("".join(line + "\n" for line in lines))
+                sys.stdout.flush()
             except BrokenPipeError:
                 self._on_broken_pipe()
 
 
-def change_lines(csv_file, new_rows, missing_rows, changed_rows, columns):
-    """The text lines of a change, in the tutorial's words for rows."""
-    lines = [] if columns is None else ["%s columns %s" % (csv_file, describe_columns(columns))]
-    lines += ["%s has new row: %s" % (csv_file, row) for row in new_rows]
-    lines += ["%s is missing row: %s" % (csv_file, row) for row in missing_rows]
-    lines += ["%s has changed row %s: %s" % (csv_file, describe_key(row["key"]), describe_changes(row["changes"]))
-              for row in changed_rows]
-    return lines
-
-
-def change_objects(csv_file, new_rows, missing_rows, changed_rows, columns, extra):
-    """The JSON objects of a change, each beginning with ``extra`` (``at`` live, the version in csv_history)."""
-    def line(event, **fields):
-        return dict(extra, csv_file=csv_file, event=event, **fields)
-    objects = [] if columns is None else [line("columns", **columns)]
-    objects += [line(change, change=change, row=row) for change, rows in (("new", new_rows), ("missing", missing_rows))
-                for row in rows]
-    objects += [line("changed", change="changed", **row) for row in changed_rows]
-    return objects
+def record_events(record):
+    """(text, JSON fields) of each event of a recorded version (a dict as History.record_change makes it): the
+    file's state, then a column change, then one per new, missing and changed row."""
+    csv_file, event = record["csv_file"], record["event"]
+    if event == "file_back":
+        yield "%s is back (%d rows)" % (csv_file, record["rows"]), {"event": event, "rows": record["rows"]}
+    elif event.startswith("file_"):
+        yield "%s %s" % (csv_file, record["reason"]), {"event": event, "reason": record["reason"]}
+    columns = record["columns"]
+    if columns is not None:
+        yield "%s columns %s" % (csv_file, describe_columns(columns)), dict({"event": "columns"}, **columns)
+    for change, words in (("new", "has new row"), ("missing", "is missing row")):
+        for row in record[change + "_rows"]:
+            yield "%s %s: %s" % (csv_file, words, row), {"event": change, "change": change, "row": row}
+    for row in record["changed_rows"]:
+        yield ("%s has changed row %s: %s" % (csv_file, describe_key(row["key"]), describe_changes(row["changes"])),
+               dict({"event": "changed", "change": "changed"}, **row))
 
 
 def describe_columns(columns):

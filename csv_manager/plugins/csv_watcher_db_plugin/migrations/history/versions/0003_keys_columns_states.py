@@ -1,8 +1,10 @@
-"""Keys and column changes: how many rows of a version a key matched as changed.
+"""Keys, column changes and file states.
 
 - ``csv_history_versions.changed_count``: rows matched by the watcher's key, stored in ``csv_history_rows`` as
   ``changed`` (0 for the versions before). A version whose header changed has the event ``columns`` and one
   ``columns`` row telling how.
+- ``csv_history_versions.reason``: why a file went missing, empty, unreadable or invalid, for the versions with
+  those events (``file_missing`` ...); NULL for the others.
 
 Revision ID: 0003
 """
@@ -16,3 +18,4 @@ down_revision = "0002"
 def upgrade():
     op.add_column("csv_history_versions",
                   sa.Column("changed_count", sa.Integer, nullable=False, server_default="0"))
+    op.add_column("csv_history_versions", sa.Column("reason", sa.Text, nullable=True))
