@@ -28,8 +28,13 @@ def dictreader_rows(data, dialect=DEFAULT):
     return list(dictreader(data, dialect))
 
 
-@functools.lru_cache(maxsize=4)
 def row_counts(data, dialect=DEFAULT):
+    """_row_counts, whose cache sees the dialect given or not as one key."""
+    return _row_counts(data, dialect)
+
+
+@functools.lru_cache(maxsize=4)
+def _row_counts(data, dialect):
     """The header and the multiset of the rows' reprs of ``data`` (cached: an edit's new content is the next
     one's old). Rows of one header have their keys in one order, so their reprs are equal exactly when the
     dicts are; a repr hashes once, which makes a 58,788-row file several times faster to compare."""
