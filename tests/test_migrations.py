@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SCRIPT, run
+from conftest import forked_run
+from forked import ForkedProcess
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -45,7 +46,7 @@ def watcher_revision(home):
 
 
 def test_the_history_of_release_0_1_0_is_upgraded_and_still_shown(old_home, home):
-    history = run("csv_history", old_home)
+    history = forked_run("csv_history", old_home)
     assert history.returncode == 0, history.stderr
     assert history.stdout.splitlines()[1:] == [
         "%s has new row: {'id': '4', 'name': 'Guido'}" % old_home,
@@ -81,7 +82,7 @@ def test_the_head_revision_named_in_the_package_is_alembics_head(name):
 
 
 def test_the_watchers_of_release_0_1_0_are_upgraded_in_place_and_kept(old_home, home):
-    listed = run("csv_watcher_list", "--json")
+    listed = forked_run("csv_watcher_list", "--json")
     assert listed.returncode == 0, listed.stderr
     assert [(watcher["csv_file"], watcher["interval"], watcher["key"], watcher["delimiter"], watcher["encoding"])
             for watcher in json.loads(listed.stdout)] == [(str(old_home), 1, [], ",", "utf-8")]
@@ -90,8 +91,7 @@ def test_the_watchers_of_release_0_1_0_are_upgraded_in_place_and_kept(old_home, 
 
 def test_two_processes_upgrading_release_0_1_0_at_once_both_succeed_and_upgrade_once(old_home, home):
     commands = [["csv_watcher_list", "--json"], ["csv_history", old_home, "--json"]] * 2
-    processes = [subprocess.Popen([SCRIPT, *map(str, command)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True) for command in commands]
+    processes = [ForkedProcess(*command) for command in commands]
     results = [process.communicate(timeout=60) + (process.returncode,) for process in processes]
     assert [code for _, _, code in results] == [0, 0, 0, 0], [stderr for _, stderr, _ in results]
     assert results[0][0] == results[2][0] and results[1][0] == results[3][0]
@@ -105,7 +105,7 @@ def test_the_watcher_table_of_release_0_1_0_is_upgraded_on_postgresql_too(store,
     store.execute('CREATE TABLE csv_watchers (id SERIAL PRIMARY KEY, csv_file VARCHAR(2048) NOT NULL UNIQUE, '
                   '"interval" INTEGER NOT NULL)')
     store.execute('INSERT INTO csv_watchers (csv_file, "interval") VALUES (:path, 7)', {"path": str(csv_file)})
-    listed = run("csv_watcher_list", "--json")
+    listed = forked_run("csv_watcher_list", "--json")
     assert listed.returncode == 0, listed.stderr
     assert [(watcher["csv_file"], watcher["interval"], watcher["key"]) for watcher in json.loads(listed.stdout)] == [
         (str(csv_file), 7, [])]
