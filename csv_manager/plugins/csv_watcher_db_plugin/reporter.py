@@ -14,7 +14,7 @@ import threading
 from csv_manager.plugins.csv_watcher_db_plugin.history import utc_now
 
 #: Each event's text form and its JSON fields besides ``at``, ``csv_file`` and ``event``. README.rst lists the
-#: same table; tests/test_events.py checks every line against it.
+#: same events; tests/test_events.py checks every line against it.
 EVENTS = {
     "watching": ("watching PATH (N rows, every S s)", {"rows": int, "interval": int}),
     "new": ("PATH has new row: ROW", {"change": str, "row": dict}),
