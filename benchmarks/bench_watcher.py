@@ -208,8 +208,7 @@ def history_after_changes(workdir, rows, changes):
     plugin = app.app.plugins.get("CsvWatcherDbPlugin")
     plugin.setup_history_db()
     recorded = threading.Semaphore(0)
-    models = (plugin.history.File, plugin.history.Version, plugin.history.Row, plugin.history.Status)
-    history = History(plugin.history_db, models, on_recorded=lambda *change: recorded.release())
+    history = History(plugin.history_db, plugin.history.models, on_recorded=lambda *change: recorded.release())
     history.start()
     content = (HEADER + make_rows(rows)).encode()
     history.record_baseline("/bench/history.csv", rows, content)
@@ -227,6 +226,7 @@ def history_after_changes(workdir, rows, changes):
     with history.db.engine.connect() as connection:
         stored = sum(connection.exec_driver_sql(sql).scalar() or 0 for sql in (
             "SELECT sum(length(snapshot)) FROM csv_history_files",
+            "SELECT sum(length(snapshot)) FROM csv_history_snapshots",
             "SELECT sum(length(patch)) FROM csv_history_versions",
             "SELECT sum(length(row)) FROM csv_history_rows"))
     app.stop()

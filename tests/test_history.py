@@ -110,9 +110,8 @@ def history(home):
     app = CsvManagerApp()
     plugin = app.app.plugins.get("CsvWatcherDbPlugin")
     plugin.setup_history_db()
-    models = (plugin.history.File, plugin.history.Version, plugin.history.Row, plugin.history.Status)
     recorded = []
-    history = History(plugin.history_db, models, on_recorded=recorded.append)
+    history = History(plugin.history_db, plugin.history.models, on_recorded=recorded.append)
     history.recorded = recorded
     history.start()
     yield history
@@ -188,10 +187,12 @@ def test_a_write_that_still_fails_when_stopping_is_given_up_and_said(history, ca
 
 
 def stored_bytes(history):
-    """What the history database must hold: its snapshots, patches and rows, in bytes."""
+    """What the history database must hold: its snapshots (the newest and those kept for --show), patches and
+    rows, in bytes."""
     with history.db.engine.connect() as connection:
         return sum(connection.exec_driver_sql(sql).scalar() or 0 for sql in (
             "SELECT sum(length(snapshot)) FROM csv_history_files",
+            "SELECT sum(length(snapshot)) FROM csv_history_snapshots",
             "SELECT sum(length(patch)) FROM csv_history_versions",
             "SELECT sum(length(row)) FROM csv_history_rows"))
 

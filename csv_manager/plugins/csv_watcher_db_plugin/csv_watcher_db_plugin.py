@@ -33,7 +33,8 @@ from csv_manager.plugins.csv_watcher_db_plugin.csv_file_path import check_watcha
 from csv_manager.plugins.csv_watcher_db_plugin.watcher_options import (
     DelimiterType, EncodingType, check_key, hint_delimiter, options_of, read_options, stored_options)
 from csv_manager.plugins.csv_watcher_db_plugin.history import History, define_models
-from csv_manager.plugins.csv_watcher_db_plugin.history_output import SinceType, print_versions
+from csv_manager.plugins.csv_watcher_db_plugin.history_output import (
+    SinceType, check_history_options, print_diff, print_versions, write_version)
 from csv_manager.plugins.csv_watcher_db_plugin.reporter import Reporter
 from csv_manager.plugins.csv_watcher_db_plugin.runner_locks import locks_for
 from csv_manager.plugins.csv_watcher_db_plugin.sharing import Share
@@ -105,8 +106,17 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
                                "Watches the csv files and prints new and missing rows until stopped "
                                "(Ctrl-C or SIGTERM). Runners sharing one store split the files between them.",
                                self.csv_watcher_run, params=[json_option, timestamps_option])
-        self.commands.register("csv_history", "Shows the recorded changes of CSV_FILE, newest first.",
-                               self.csv_history, params=[path_argument, since_option, limit_option, json_option])
+        show_option = Option(("--show",), type=IntRange(min=1), metavar="N",
+                             help="Write the file's exact bytes as recorded at version N to stdout (> old.csv "
+                                  "restores it).")
+        diff_option = Option(("--diff",), is_flag=True,
+                             help="Print the rows that differ between versions N and M, given after CSV_FILE (M "
+                                  "defaults to the newest recorded content), in the live report's words.")
+        versions_argument = Argument(("versions",), nargs=-1, type=IntRange(min=1))
+        self.commands.register("csv_history", "Shows the recorded changes of CSV_FILE, newest first; "
+                                              "--show N and --diff N [M] show a version and compare two.",
+                               self.csv_history, params=[path_argument, versions_argument, since_option,
+                                                         limit_option, json_option, show_option, diff_option])
         if getattr(self.app, "help_only", False):
             return
         try:
@@ -288,9 +298,16 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         self.log.info("Watcher for %s changed from every %d s to every %d s" % (csv_file, previous, interval))
         click.echo("Watcher for %s now checks every %d s (was %d s)" % (csv_file, interval, previous))
 
-    def csv_history(self, csv_file, since, limit, as_json):
+    def csv_history(self, csv_file, versions, since, limit, as_json, show, diff):
         csv_file = normalise(csv_file)
+        check_history_options(versions, show, diff)
         self.setup_history_db()
+        if show is not None:
+            return write_version(self.history, csv_file, show)
+        if diff:
+            watcher = next((watcher for watcher in self._stored_watchers() if watcher["csv_file"] == csv_file), None)
+            _, key, dialect = options_of(watcher) if watcher else (None, (), DEFAULT)
+            return print_diff(self.history, csv_file, versions, key, dialect, as_json)
         versions = self.history.versions(csv_file, since, limit)
         if versions is None and self.csv_watcher.get(csv_file) is None:
             raise CsvManagerError("No history for %s." % csv_file)

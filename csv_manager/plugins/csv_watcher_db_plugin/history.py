@@ -50,7 +50,7 @@ FLUSH_SECONDS = 1
 
 
 def define_models(Base):
-    """The history models on a groundwork-database ``Base``; returns (File, Version, Row, Status)."""
+    """The history models on a groundwork-database ``Base``; returns (File, Version, Row, Status, Snapshot)."""
 
     class CsvHistoryFile(Base):
         __tablename__ = "csv_history_files"
@@ -99,7 +99,17 @@ def define_models(Base):
         checked_at = Column(DateTime, nullable=True)
         changed_at = Column(DateTime, nullable=True)
 
-    return CsvHistoryFile, CsvHistoryVersion, CsvHistoryRow, CsvWatcherStatus
+    class CsvHistorySnapshot(Base):
+        """A snapshot that was the file's before a newer one replaced it, kept so that the content at any
+        version can be rebuilt: the nearest snapshot at or before it, and the patches after that."""
+        __tablename__ = "csv_history_snapshots"
+
+        id = Column(Integer, primary_key=True)
+        file_id = Column(Integer, ForeignKey("csv_history_files.id"), nullable=False, index=True)
+        version_id = Column(Integer, nullable=False)
+        snapshot = Column(LargeBinary, nullable=False)
+
+    return CsvHistoryFile, CsvHistoryVersion, CsvHistoryRow, CsvWatcherStatus, CsvHistorySnapshot
 
 
 def content_hash(content):
@@ -116,7 +126,8 @@ class History:
 
     def __init__(self, db, models, on_recorded, outage=None):
         self.db = db
-        self.File, self.Version, self.Row, self.Status = models
+        self.models = models
+        self.File, self.Version, self.Row, self.Status, self.Snapshot = models
         self.log = logging.getLogger(__name__)
         self._on_recorded = on_recorded
         self._queue = queue.Queue()
@@ -237,8 +248,7 @@ class History:
             history = session.query(self.File).filter_by(csv_file=csv_file).first()
             if history is None:
                 return None
-            counts = self.Version.new_count + self.Version.missing_count + self.Version.changed_count
-            shown = (self.Version.file_id == history.id, (counts > 0) | (self.Version.event != "change"))
+            shown = self._shown(history)
             numbers = {version_id: number for number, (version_id,) in enumerate(
                 session.query(self.Version.id).filter(*shown).order_by(self.Version.id), 1)}
             query = session.query(self.Version).filter(*shown).order_by(self.Version.id.desc())
@@ -257,6 +267,61 @@ class History:
                                  "reason": version.reason})
             return versions
 
+    def content_at(self, csv_file, number=None):
+        """(content, event) of ``csv_file`` at its version ``number`` (1, 2, 3 ... as versions() numbers them;
+        None for the newest recorded content, event None): the exact bytes as recorded, rebuilt from the nearest
+        snapshot at or before it and the patches after that. The content is None for a version at which the
+        file had none (missing, unreadable, invalid).
+
+        Raises CsvManagerError when the file has no history, no such version, or the snapshot it needs was not
+        kept (versions recorded before csv_history_snapshots existed).
+        """
+        with transaction(self.db) as session:
+            history = session.query(self.File).filter_by(csv_file=csv_file).first()
+            if history is None:
+                raise CsvManagerError("No history for %s." % csv_file)
+            ids = [version_id for (version_id,) in
+                   session.query(self.Version.id).filter(*self._shown(history)).order_by(self.Version.id)]
+            if number is not None and not 1 <= number <= len(ids):
+                raise CsvManagerError("%s has no version %d; its versions are %s." % (
+                    csv_file, number, "1 to %d" % len(ids) if ids else "none yet"))
+            if number is None:
+                last = session.query(self.Version.id).filter_by(file_id=history.id).order_by(
+                    self.Version.id.desc()).first()
+                version_id = max(history.snapshot_version, last[0] if last else 0)
+                return self._rebuild(session, history, version_id, number), None
+            version_id = ids[number - 1]
+            event = session.get(self.Version, version_id).event
+            if event in ("file_missing", "file_unreadable", "file_invalid"):
+                return None, event
+            if event == "file_empty":
+                return b"", event
+            return self._rebuild(session, history, version_id, number), event
+
+    def _rebuild(self, session, history, version_id, number):
+        """The content after the version ``version_id``: the nearest snapshot and the patches after it."""
+        snapshots = [(history.snapshot_version, history.snapshot)] + [
+            (snapshot.version_id, snapshot.snapshot)
+            for snapshot in session.query(self.Snapshot).filter_by(file_id=history.id)]
+        earlier = [snapshot for snapshot in snapshots if snapshot[0] <= version_id]
+        if not earlier:
+            raise CsvManagerError("Version %d of %s cannot be rebuilt: it was recorded by a release that kept only "
+                                  "the newest snapshot." % (number, history.csv_file))
+        start, snapshot = max(earlier, key=lambda item: item[0])
+        content = zlib.decompress(snapshot)
+        for version in (session.query(self.Version)
+                        .filter(self.Version.file_id == history.id, self.Version.id > start,
+                                self.Version.id <= version_id)
+                        .order_by(self.Version.id)):
+            content = Patch(version.patch_start, version.patch_end, zlib.decompress(version.patch)).apply(content)
+        return content
+
+    def _shown(self, history):
+        """The filter of the versions csv_history shows (and numbers): those with rows or columns changed, and
+        those of another event than a change (a new baseline, a file state)."""
+        counts = self.Version.new_count + self.Version.missing_count + self.Version.changed_count
+        return self.Version.file_id == history.id, (counts > 0) | (self.Version.event != "change")
+
     def purge(self, csv_file):
         """Delete everything recorded for ``csv_file``; returns whether there was anything."""
         with transaction(self.db, writes=True) as session:
@@ -265,6 +330,7 @@ class History:
                 return False
             version_ids = session.query(self.Version.id).filter_by(file_id=history.id)
             session.query(self.Row).filter(self.Row.version_id.in_(version_ids)).delete(synchronize_session=False)
+            session.query(self.Snapshot).filter_by(file_id=history.id).delete(synchronize_session=False)
             session.query(self.Version).filter_by(file_id=history.id).delete(synchronize_session=False)
             session.delete(history)
         self._return_free_pages()
@@ -351,27 +417,31 @@ class History:
         if history is None:
             history = self.File(csv_file=csv_file)
             session.add(history)
-            _set_snapshot(history, content, rows, 0)
+            self._set_snapshot(session, history, content, rows, 0)
             return None
         version = self.Version(file_id=history.id, seen_at=utc_now(), rows=rows, new_count=0, missing_count=0,
                                patch_start=0, patch_end=0, patch=zlib.compress(b""), event="baseline")
         session.add(version)
         session.flush()
-        _set_snapshot(history, content, rows, version.id)
+        self._set_snapshot(session, history, content, rows, version.id)
         return None
 
     def _write_change(self, session, record, patch, content):
         history = session.query(self.File).filter_by(csv_file=record["csv_file"]).first()
-        if history is None:
+        first = history is None
+        if first:
+            # No baseline was recorded: this version's content becomes the first snapshot, below.
             history = self.File(csv_file=record["csv_file"])
+            _set_snapshot(history, b"", 0, 0)
             session.add(history)
-            _set_snapshot(history, content, record["rows"], 0)
             session.flush()
         version = self._add_version(session, history, record, patch)
         history.content_hash = content_hash(content)
         history.patched_bytes += len(patch.replacement)
-        if history.patched_bytes > history.snapshot_size:
+        if first:
             _set_snapshot(history, content, record["rows"], version.id)
+        elif history.patched_bytes > history.snapshot_size:
+            self._set_snapshot(session, history, content, record["rows"], version.id)
         changed = any(record[name] for name in ("new_rows", "missing_rows", "changed_rows", "columns"))
         return record if changed or record["event"] == "file_back" else None
 
@@ -396,6 +466,14 @@ class History:
         session.add_all([self.Row(version_id=version.id, change=change, row=json.dumps(row, ensure_ascii=False))
                          for change, rows in entries for row in rows])
         return version
+
+    def _set_snapshot(self, session, history, content, rows, version_id):
+        """Make ``content`` (at ``version_id``, 0 for the first baseline) the file's snapshot; the one it
+        replaces is kept in csv_history_snapshots."""
+        if history.snapshot is not None:
+            session.add(self.Snapshot(file_id=history.id, version_id=history.snapshot_version,
+                                      snapshot=history.snapshot))
+        _set_snapshot(history, content, rows, version_id)
 
 
 def _record(csv_file, event, rows, new_rows=(), missing_rows=(), changed_rows=(), columns=None, reason=None):

@@ -1,4 +1,5 @@
-"""How csv_history reads its --since option and prints recorded versions.
+"""How csv_history reads its options and prints recorded versions, a version's bytes (--show) and the rows
+that differ between two versions (--diff).
 
 Versions are numbered 1, 2, 3 ... in each file's history. Text output keeps the live report's lines (see
 reporter.py), under one header line per version::
@@ -13,12 +14,20 @@ A baseline taken again because the recorded content could not be trusted is a ve
 ``version 9 at …: 4 rows, a new baseline: changes before it were not recorded``, in JSON one object with
 ``"change": "baseline"`` and no row.
 """
+import csv
 import datetime
 import json
+import sys
 
 import click
 
+from csv_manager.errors import CsvManagerError
+from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff, read
+from csv_manager.patterns.csv_watcher_pattern.keys import match_keys
 from csv_manager.plugins.csv_watcher_db_plugin.reporter import record_events
+
+#: What a version without content was, for the message that says why it cannot be shown.
+NO_CONTENT = {"file_missing": "missing", "file_unreadable": "unreadable", "file_invalid": "not valid"}
 
 
 class SinceType(click.ParamType):
@@ -61,3 +70,57 @@ def print_versions(csv_file, versions, as_json):
         click.echo("version %d at %s: %d rows" % (version["number"], seen_at, version["rows"]))
         for text, _ in events:
             click.echo(text)
+
+
+def check_history_options(versions, show, diff_wanted):
+    """Refuse (exit 2) combinations that mean nothing: --show with --diff, VERSIONS without --diff, more than
+    two VERSIONS, --diff without one."""
+    if show is not None and diff_wanted:
+        raise click.UsageError("--show and --diff cannot be combined.")
+    if versions and not diff_wanted:
+        raise click.UsageError("Versions after CSV_FILE are for --diff N [M]; use --show N for one version.")
+    if diff_wanted and not 1 <= len(versions) <= 2:
+        raise click.UsageError("--diff takes one or two versions after CSV_FILE: N [M].")
+
+
+def write_version(history, csv_file, number):
+    """Write the bytes of ``csv_file`` at version ``number`` to stdout, as recorded."""
+    content = _content(history, csv_file, number)
+    sys.stdout.flush()
+    sys.stdout.buffer.write(content)
+    sys.stdout.buffer.flush()
+
+
+def print_diff(history, csv_file, versions, key, dialect, as_json):
+    """Print the rows that differ between version N and version M (or the newest recorded content) of
+    ``csv_file``, read in ``dialect`` and matched by ``key``, in the live report's words (JSON: its objects
+    with ``from`` and ``to``, None for the newest)."""
+    first, second = versions[0], versions[1] if len(versions) > 1 else None
+    old, new = _content(history, csv_file, first), _content(history, csv_file, second)
+    try:
+        old_version = read(old, dialect)
+        change, new_version = diff(old_version, new)
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise CsvManagerError("The recorded content of %s cannot be read as CSV: %s" % (csv_file, error))
+    if key:
+        match_keys(change, key, old_version.header, new_version.header)
+    record = {"csv_file": csv_file, "event": "change", "new_rows": change.new_rows,
+              "missing_rows": change.missing_rows, "changed_rows": change.changed_rows,
+              "columns": None if change.columns is None else change.columns.as_dict()}
+    for text, fields in record_events(record):
+        if as_json:
+            click.echo(json.dumps(dict({"csv_file": csv_file}, **fields, **{"from": first, "to": second}),
+                                  ensure_ascii=False))
+        else:
+            click.echo(text)
+    if not change:
+        click.echo("No rows differ between version %d and %s of %s." % (
+            first, "the newest recorded content" if second is None else "version %d" % second, csv_file), err=True)
+
+
+def _content(history, csv_file, number):
+    content, event = history.content_at(csv_file, number)
+    if content is None:
+        raise CsvManagerError("At version %d %s was %s: there are no bytes to show." % (
+            number, csv_file, NO_CONTENT[event]))
+    return content

@@ -5,6 +5,8 @@
   ``columns`` row telling how.
 - ``csv_history_versions.reason``: why a file went missing, empty, unreadable or invalid, for the versions with
   those events (``file_missing`` ...); NULL for the others.
+- ``csv_history_snapshots``: the snapshots a newer one replaced, so that ``csv_history --show`` can rebuild
+  the content at any version recorded since.
 
 Revision ID: 0003
 """
@@ -19,3 +21,10 @@ def upgrade():
     op.add_column("csv_history_versions",
                   sa.Column("changed_count", sa.Integer, nullable=False, server_default="0"))
     op.add_column("csv_history_versions", sa.Column("reason", sa.Text, nullable=True))
+    op.create_table(
+        "csv_history_snapshots",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("file_id", sa.Integer, sa.ForeignKey("csv_history_files.id"), nullable=False, index=True),
+        sa.Column("version_id", sa.Integer, nullable=False),
+        sa.Column("snapshot", sa.LargeBinary, nullable=False),
+    )
