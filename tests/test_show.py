@@ -100,7 +100,8 @@ def test_every_version_is_shown_byte_exact_and_diffs_name_the_rows(cli, tmp_path
 
 
 @pytest.mark.parametrize("args, code, message", [
-    (["--show", "1", "--diff", "1"], 2, "--show and --diff cannot be combined"),
+    (["--show", "1", "--diff", "1"], 2, "--show, --diff and --prune cannot be combined"),
+    (["--prune", "--diff", "1"], 2, "--show, --diff and --prune cannot be combined"),
     (["1"], 2, "Versions after CSV_FILE are for --diff N [M]"),
     (["--diff"], 2, "--diff takes one or two versions after CSV_FILE: N [M]"),
     (["--diff", "1", "2", "3"], 2, "--diff takes one or two versions"),

@@ -7,6 +7,8 @@ Only UPPERCASE names are configuration. Environment variables override the defau
 - ``CSV_MANAGER_HISTORY_DATABASE_URL``: the same for the history database.
 - ``CSV_MANAGER_QUIET_SECONDS``: ``WATCHER_QUIET_SECONDS``.
 - ``CSV_MANAGER_NOTIFICATIONS``: ``WATCHER_NOTIFICATIONS``.
+- ``CSV_MANAGER_HISTORY_KEEP_DAYS`` and ``CSV_MANAGER_HISTORY_KEEP_VERSIONS``: ``HISTORY_KEEP_DAYS`` and
+  ``HISTORY_KEEP_VERSIONS``.
 """
 import os
 
@@ -26,6 +28,12 @@ HISTORY_DATABASE_DESCRIPTION = "DB for the change history of CSV files and their
 HISTORY_DATABASE_LOCATION = "%s/history_db.db" % APP_PATH
 HISTORY_DATABASE_CONNECTION = (os.environ.get("CSV_MANAGER_HISTORY_DATABASE_URL")
                                or "sqlite:///%s" % HISTORY_DATABASE_LOCATION)
+
+#: What ``csv_history CSV_FILE --prune`` keeps of a file's history: the versions seen in the last
+#: HISTORY_KEEP_DAYS days (a number, fractions allowed) and the newest HISTORY_KEEP_VERSIONS versions (a whole
+#: number); a version is deleted when a rule that is set does not keep it. Unset (None): keep everything.
+HISTORY_KEEP_DAYS = os.environ.get("CSV_MANAGER_HISTORY_KEEP_DAYS") or None
+HISTORY_KEEP_VERSIONS = os.environ.get("CSV_MANAGER_HISTORY_KEEP_VERSIONS") or None
 
 #: Seconds between two looks at the watcher table while csv_watcher_run runs.
 WATCHER_DATABASE_POLL_SECONDS = 1

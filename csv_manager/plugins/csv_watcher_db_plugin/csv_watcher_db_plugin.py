@@ -34,7 +34,8 @@ from csv_manager.plugins.csv_watcher_db_plugin.watcher_options import (
     DelimiterType, EncodingType, check_key, hint_delimiter, options_of, read_options, stored_options)
 from csv_manager.plugins.csv_watcher_db_plugin.history import History, define_models
 from csv_manager.plugins.csv_watcher_db_plugin.history_output import (
-    SinceType, check_history_options, print_diff, print_versions, write_version)
+    SinceType, check_history_options, print_diff, print_pruned, print_versions, write_version)
+from csv_manager.plugins.csv_watcher_db_plugin.retention import retention
 from csv_manager.plugins.csv_watcher_db_plugin.reporter import Reporter
 from csv_manager.plugins.csv_watcher_db_plugin.runner_locks import locks_for
 from csv_manager.plugins.csv_watcher_db_plugin.sharing import Share
@@ -109,6 +110,9 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         show_option = Option(("--show",), type=IntRange(min=1), metavar="N",
                              help="Write the file's exact bytes as recorded at version N to stdout (> old.csv "
                                   "restores it).")
+        prune_option = Option(("--prune",), is_flag=True,
+                              help="Delete the versions the retention settings (HISTORY_KEEP_DAYS, "
+                                   "HISTORY_KEEP_VERSIONS) do not keep; the oldest kept one can still be shown.")
         diff_option = Option(("--diff",), is_flag=True,
                              help="Print the rows that differ between versions N and M, given after CSV_FILE (M "
                                   "defaults to the newest recorded content), in the live report's words.")
@@ -116,7 +120,8 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         self.commands.register("csv_history", "Shows the recorded changes of CSV_FILE, newest first; "
                                               "--show N and --diff N [M] show a version and compare two.",
                                self.csv_history, params=[path_argument, versions_argument, since_option,
-                                                         limit_option, json_option, show_option, diff_option])
+                                                         limit_option, json_option, show_option, diff_option,
+                                                         prune_option])
         if getattr(self.app, "help_only", False):
             return
         try:
@@ -298,9 +303,13 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         self.log.info("Watcher for %s changed from every %d s to every %d s" % (csv_file, previous, interval))
         click.echo("Watcher for %s now checks every %d s (was %d s)" % (csv_file, interval, previous))
 
-    def csv_history(self, csv_file, versions, since, limit, as_json, show, diff):
+    def csv_history(self, csv_file, versions, since, limit, as_json, show, diff, prune):
         csv_file = normalise(csv_file)
-        check_history_options(versions, show, diff)
+        check_history_options(versions, show, diff, prune)
+        if prune:
+            keep_versions, keep_since = retention(self.app.config)
+            self.setup_history_db()
+            return print_pruned(csv_file, *self.history.prune(csv_file, keep_versions, keep_since))
         self.setup_history_db()
         if show is not None:
             return write_version(self.history, csv_file, show)

@@ -63,6 +63,8 @@ def define_models(Base):
         snapshot_version = Column(Integer, nullable=False)
         content_hash = Column(String(32), nullable=False)
         patched_bytes = Column(BigInteger, nullable=False)
+        #: Versions deleted by csv_history --prune: the kept ones keep their numbers.
+        pruned_versions = Column(Integer, nullable=False, default=0, server_default="0")
 
     class CsvHistoryVersion(Base):
         __tablename__ = "csv_history_versions"
@@ -250,7 +252,7 @@ class History:
                 return None
             shown = self._shown(history)
             numbers = {version_id: number for number, (version_id,) in enumerate(
-                session.query(self.Version.id).filter(*shown).order_by(self.Version.id), 1)}
+                session.query(self.Version.id).filter(*shown).order_by(self.Version.id), history.pruned_versions + 1)}
             query = session.query(self.Version).filter(*shown).order_by(self.Version.id.desc())
             if since is not None:
                 query = query.filter(self.Version.seen_at >= since)
@@ -282,15 +284,17 @@ class History:
                 raise CsvManagerError("No history for %s." % csv_file)
             ids = [version_id for (version_id,) in
                    session.query(self.Version.id).filter(*self._shown(history)).order_by(self.Version.id)]
-            if number is not None and not 1 <= number <= len(ids):
-                raise CsvManagerError("%s has no version %d; its versions are %s." % (
-                    csv_file, number, "1 to %d" % len(ids) if ids else "none yet"))
+            first = history.pruned_versions + 1
+            if number is not None and not first <= number < first + len(ids):
+                kept = "%d to %d" % (first, first + len(ids) - 1) if ids else (
+                    "none yet" if first == 1 else "none kept (1 to %d were pruned)" % (first - 1))
+                raise CsvManagerError("%s has no version %d; its versions are %s." % (csv_file, number, kept))
             if number is None:
                 last = session.query(self.Version.id).filter_by(file_id=history.id).order_by(
                     self.Version.id.desc()).first()
                 version_id = max(history.snapshot_version, last[0] if last else 0)
                 return self._rebuild(session, history, version_id, number), None
-            version_id = ids[number - 1]
+            version_id = ids[number - first]
             event = session.get(self.Version, version_id).event
             if event in ("file_missing", "file_unreadable", "file_invalid"):
                 return None, event
@@ -315,6 +319,55 @@ class History:
                         .order_by(self.Version.id)):
             content = Patch(version.patch_start, version.patch_end, zlib.decompress(version.patch)).apply(content)
         return content
+
+    def prune(self, csv_file, keep_versions=None, keep_since=None):
+        """Delete the versions of ``csv_file`` that are neither among the newest ``keep_versions`` nor seen at
+        or after ``keep_since`` (naive UTC); None keeps by that rule everything. The oldest kept version becomes
+        a snapshot, so it can still be shown byte-exact, and the kept versions keep their numbers.
+
+        Returns (versions deleted, number of the oldest kept version or None when none is left).
+        """
+        with transaction(self.db, writes=True) as session:
+            history = session.query(self.File).filter_by(csv_file=csv_file).first()
+            if history is None:
+                raise CsvManagerError("No history for %s." % csv_file)
+            shown = session.query(self.Version.id, self.Version.seen_at).filter(*self._shown(history)).order_by(
+                self.Version.id).all()
+            first_kept = 0
+            if keep_versions is not None:
+                first_kept = max(first_kept, len(shown) - keep_versions)
+            if keep_since is not None:
+                first_kept = max(first_kept, next((index for index, (_, seen_at) in enumerate(shown)
+                                                   if seen_at >= keep_since), len(shown)))
+            if first_kept == 0:
+                return 0, history.pruned_versions + 1 if shown else None
+            last = session.query(self.Version.id).filter_by(file_id=history.id).order_by(
+                self.Version.id.desc()).first()[0]
+            boundary = shown[first_kept][0] if first_kept < len(shown) else last
+            content = self._rebuild(session, history, boundary, history.pruned_versions + first_kept + 1)
+            rows = session.get(self.Version, boundary).rows
+            self._drop_before(session, history, boundary, keep_boundary=first_kept < len(shown))
+            if history.snapshot_version < boundary:
+                # The newest content, its hash and the patches after the boundary stay as they are.
+                history.snapshot, history.snapshot_size = zlib.compress(content), len(content)
+                history.snapshot_rows, history.snapshot_version = rows, boundary
+            elif history.snapshot_version > boundary:
+                session.add(self.Snapshot(file_id=history.id, version_id=boundary, snapshot=zlib.compress(content)))
+            history.pruned_versions += first_kept
+            oldest = history.pruned_versions + 1 if first_kept < len(shown) else None
+        self._return_free_pages()
+        return first_kept, oldest
+
+    def _drop_before(self, session, history, boundary, keep_boundary):
+        """Delete the versions (and their rows) before ``boundary``, and it too unless ``keep_boundary``, and the
+        kept snapshots at or before it."""
+        dropped = self.Version.id < boundary if keep_boundary else self.Version.id <= boundary
+        ids = session.query(self.Version.id).filter(self.Version.file_id == history.id, dropped)
+        session.query(self.Row).filter(self.Row.version_id.in_(ids)).delete(synchronize_session=False)
+        session.query(self.Version).filter(self.Version.file_id == history.id, dropped).delete(
+            synchronize_session=False)
+        session.query(self.Snapshot).filter(self.Snapshot.file_id == history.id,
+                                            self.Snapshot.version_id <= boundary).delete(synchronize_session=False)
 
     def _shown(self, history):
         """The filter of the versions csv_history shows (and numbers): those with rows or columns changed, and

@@ -72,11 +72,11 @@ def print_versions(csv_file, versions, as_json):
             click.echo(text)
 
 
-def check_history_options(versions, show, diff_wanted):
-    """Refuse (exit 2) combinations that mean nothing: --show with --diff, VERSIONS without --diff, more than
-    two VERSIONS, --diff without one."""
-    if show is not None and diff_wanted:
-        raise click.UsageError("--show and --diff cannot be combined.")
+def check_history_options(versions, show, diff_wanted, prune):
+    """Refuse (exit 2) combinations that mean nothing: two of --show, --diff and --prune, VERSIONS without
+    --diff, more than two VERSIONS, --diff without one."""
+    if (show is not None) + diff_wanted + prune > 1:
+        raise click.UsageError("--show, --diff and --prune cannot be combined.")
     if versions and not diff_wanted:
         raise click.UsageError("Versions after CSV_FILE are for --diff N [M]; use --show N for one version.")
     if diff_wanted and not 1 <= len(versions) <= 2:
@@ -124,3 +124,13 @@ def _content(history, csv_file, number):
         raise CsvManagerError("At version %d %s was %s: there are no bytes to show." % (
             number, csv_file, NO_CONTENT[event]))
     return content
+
+
+def print_pruned(csv_file, deleted, oldest):
+    """Say what csv_history --prune did: ``deleted`` versions, ``oldest`` the number of the oldest kept one."""
+    if not deleted:
+        click.echo("Nothing to prune in the history of %s: the retention settings keep every version." % csv_file)
+    elif oldest is None:
+        click.echo("Pruned %d versions of %s; none is kept, the content stays recorded." % (deleted, csv_file))
+    else:
+        click.echo("Pruned %d versions of %s; the oldest kept is version %d." % (deleted, csv_file, oldest))

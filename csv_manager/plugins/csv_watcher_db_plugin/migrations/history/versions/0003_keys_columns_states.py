@@ -7,6 +7,8 @@
   those events (``file_missing`` ...); NULL for the others.
 - ``csv_history_snapshots``: the snapshots a newer one replaced, so that ``csv_history --show`` can rebuild
   the content at any version recorded since.
+- ``csv_history_files.pruned_versions``: how many versions ``csv_history --prune`` deleted, so that the kept
+  ones keep their numbers.
 
 Revision ID: 0003
 """
@@ -21,6 +23,8 @@ def upgrade():
     op.add_column("csv_history_versions",
                   sa.Column("changed_count", sa.Integer, nullable=False, server_default="0"))
     op.add_column("csv_history_versions", sa.Column("reason", sa.Text, nullable=True))
+    op.add_column("csv_history_files",
+                  sa.Column("pruned_versions", sa.Integer, nullable=False, server_default="0"))
     op.create_table(
         "csv_history_snapshots",
         sa.Column("id", sa.Integer, primary_key=True),

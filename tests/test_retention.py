@@ -1,0 +1,115 @@
+"""Bounded history: HISTORY_KEEP_VERSIONS and HISTORY_KEEP_DAYS, applied by csv_history --prune. The oldest kept
+version can still be shown byte-exact, the kept ones keep their numbers, a restarted runner still continues
+from the recorded content, and the database shrinks."""
+import datetime
+import hashlib
+import os
+import sqlite3
+
+import pytest
+
+from conftest import append
+from csv_manager.applications import CsvManagerApp
+from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff, read
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def recorded(home, tmp_path):
+    """A file with a recorded baseline and 40 versions, each rewriting every line (a large history), and the
+    content at each version."""
+    app = CsvManagerApp()
+    plugin = app.app.plugins.get("CsvWatcherDbPlugin")
+    plugin.setup_history_db()
+    history = plugin.history
+    history.start()
+    path = str(tmp_path / "rewritten.csv")
+    lines = [b"%d,%d\n" % (row, row * 7919 % 10007) for row in range(20000)]
+    content = b"id,value\n" + b"".join(lines)
+    history.record_baseline(path, 20000, content)
+    contents = []
+    version = read(content)
+    for number in range(40):  # the first row and the last: each patch spans the file
+        lines[0], lines[-1] = b"0,first %d\n" % number, b"19999,last %d\n" % number
+        new = b"id,value\n" + b"".join(lines)
+        change, version = diff(version, new)
+        history.record_change(path, change.new_rows, change.missing_rows, [], None, version.rows, change.patch, new)
+        contents.append(new)
+    history.wait_until_recorded(path, timeout=60)
+    history.stop()
+    app.stop()
+    return path, contents
+
+
+def show(cli, path, number):
+    result = cli("csv_history", path, "--show", number)
+    return result.exit_code, hashlib.sha256(result.stdout_bytes).hexdigest()
+
+
+def test_keep_versions_prunes_the_oldest_keeps_numbers_and_shrinks_the_database(cli, home, recorded, monkeypatch):
+    path, contents = recorded
+    database = home / "history_db.db"
+    before = os.path.getsize(database)
+    monkeypatch.setenv("CSV_MANAGER_HISTORY_KEEP_VERSIONS", "5")
+    pruned = cli("csv_history", path, "--prune")
+    assert (pruned.exit_code, pruned.output) == (0, "Pruned 35 versions of %s; the oldest kept is version 36.\n"
+                                                 % path)
+    assert os.path.getsize(database) < before / 2, (before, os.path.getsize(database))
+    for number in range(36, 41):
+        assert show(cli, path, number) == (0, hashlib.sha256(contents[number - 1]).hexdigest()), number
+    gone = cli("csv_history", path, "--show", 35)
+    assert gone.exit_code == 1 and "its versions are 36 to 40" in gone.output
+    listed = cli("csv_history", path).output
+    assert [line.split()[1] for line in listed.splitlines() if line.startswith("version")] == [
+        "40", "39", "38", "37", "36"]
+    again = cli("csv_history", path, "--prune")
+    assert again.output == ("Nothing to prune in the history of %s: the retention settings keep every version.\n"
+                            % path)
+
+
+def test_keep_days_prunes_what_was_seen_before_then(cli, home, recorded, monkeypatch):
+    path, contents = recorded
+    long_ago = datetime.datetime(2026, 1, 1)
+    with sqlite3.connect(home / "history_db.db") as connection:  # the first 30 versions were seen long ago
+        connection.execute("UPDATE csv_history_versions SET seen_at = ? WHERE id <= 30", (long_ago,))
+    connection.close()
+    monkeypatch.setenv("CSV_MANAGER_HISTORY_KEEP_DAYS", "7")
+    pruned = cli("csv_history", path, "--prune")
+    assert pruned.output == "Pruned 30 versions of %s; the oldest kept is version 31.\n" % path
+    assert show(cli, path, 31) == (0, hashlib.sha256(contents[30]).hexdigest())
+
+
+def test_a_runner_continues_from_the_recorded_content_after_a_prune(cli, home, csv_file, forked_running, monkeypatch):
+    monkeypatch.setenv("CSV_MANAGER_QUIET_SECONDS", "0")
+    assert cli("csv_watcher_add", csv_file, "-i", "1").exit_code == 0
+    runner = forked_running()
+    runner.expect("watching %s" % csv_file)
+    for number in range(3, 7):
+        append(csv_file, "%d,Name %d\n" % (number, number))
+        runner.expect("has new row: {'id': '%d'" % number)
+    assert runner.finish() == 0
+    monkeypatch.setenv("CSV_MANAGER_HISTORY_KEEP_VERSIONS", "1")
+    assert cli("csv_history", csv_file, "--prune").output.startswith("Pruned 3 versions")
+    append(csv_file, "7,Name 7\n")
+    restarted = forked_running()
+    lines = restarted.expect("has new row")
+    assert lines[-1] == "%s has new row: {'id': '7', 'name': 'Name 7'}" % csv_file
+    assert restarted.finish() == 0
+    assert not [line for line in restarted.lines() if "row:" in line and "'7'" not in line]
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({}, "Nothing says what to keep: set HISTORY_KEEP_DAYS or HISTORY_KEEP_VERSIONS"),
+    ({"CSV_MANAGER_HISTORY_KEEP_VERSIONS": "0"}, "HISTORY_KEEP_VERSIONS (or CSV_MANAGER_HISTORY_KEEP_VERSIONS) must "
+                                                 "be a whole number of versions from 1, not '0'."),
+    ({"CSV_MANAGER_HISTORY_KEEP_DAYS": "soon"}, "HISTORY_KEEP_DAYS (or CSV_MANAGER_HISTORY_KEEP_DAYS) must be a "
+                                                "positive number of days, not 'soon'."),
+])
+def test_retention_settings_that_say_nothing_clear_are_refused(cli, recorded, monkeypatch, settings, message):
+    path, _ = recorded
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    result = cli("csv_history", path, "--prune")
+    assert result.exit_code == 1 and message in result.output, result.output
+    assert "version 40 at" in cli("csv_history", path).output
