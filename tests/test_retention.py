@@ -17,21 +17,21 @@ pytestmark = pytest.mark.timeout(120)
 
 @pytest.fixture
 def recorded(home, tmp_path):
-    """A file with a recorded baseline and 40 versions, each rewriting every line (a large history), and the
-    content at each version."""
+    """A file with a recorded baseline and 20 versions, each patching it from its first row to its last (a large
+    history), and the content at each version."""
     app = CsvManagerApp()
     plugin = app.app.plugins.get("CsvWatcherDbPlugin")
     plugin.setup_history_db()
     history = plugin.history
     history.start()
     path = str(tmp_path / "rewritten.csv")
-    lines = [b"%d,%d\n" % (row, row * 7919 % 10007) for row in range(20000)]
+    lines = [b"%d,%d\n" % (row, row * 7919 % 10007) for row in range(5000)]
     content = b"id,value\n" + b"".join(lines)
-    history.record_baseline(path, 20000, content)
+    history.record_baseline(path, 5000, content)
     contents = []
     version = read(content)
-    for number in range(40):  # the first row and the last: each patch spans the file
-        lines[0], lines[-1] = b"0,first %d\n" % number, b"19999,last %d\n" % number
+    for number in range(20):  # the first row and the last: each patch spans the file
+        lines[0], lines[-1] = b"0,first %d\n" % number, b"4999,last %d\n" % number
         new = b"id,value\n" + b"".join(lines)
         change, version = diff(version, new)
         history.record_change(path, change.new_rows, change.missing_rows, [], None, version.rows, change.patch, new)
@@ -53,16 +53,16 @@ def test_keep_versions_prunes_the_oldest_keeps_numbers_and_shrinks_the_database(
     before = os.path.getsize(database)
     monkeypatch.setenv("CSV_MANAGER_HISTORY_KEEP_VERSIONS", "5")
     pruned = cli("csv_history", path, "--prune")
-    assert (pruned.exit_code, pruned.output) == (0, "Pruned 35 versions of %s; the oldest kept is version 36.\n"
+    assert (pruned.exit_code, pruned.output) == (0, "Pruned 15 versions of %s; the oldest kept is version 16.\n"
                                                  % path)
     assert os.path.getsize(database) < before / 2, (before, os.path.getsize(database))
-    for number in range(36, 41):
+    for number in range(16, 21):
         assert show(cli, path, number) == (0, hashlib.sha256(contents[number - 1]).hexdigest()), number
-    gone = cli("csv_history", path, "--show", 35)
-    assert gone.exit_code == 1 and "its versions are 36 to 40" in gone.output
+    gone = cli("csv_history", path, "--show", 15)
+    assert gone.exit_code == 1 and "its versions are 16 to 20" in gone.output
     listed = cli("csv_history", path).output
     assert [line.split()[1] for line in listed.splitlines() if line.startswith("version")] == [
-        "40", "39", "38", "37", "36"]
+        "20", "19", "18", "17", "16"]
     again = cli("csv_history", path, "--prune")
     assert again.output == ("Nothing to prune in the history of %s: the retention settings keep every version.\n"
                             % path)
@@ -71,13 +71,13 @@ def test_keep_versions_prunes_the_oldest_keeps_numbers_and_shrinks_the_database(
 def test_keep_days_prunes_what_was_seen_before_then(cli, home, recorded, monkeypatch):
     path, contents = recorded
     long_ago = datetime.datetime(2026, 1, 1)
-    with sqlite3.connect(home / "history_db.db") as connection:  # the first 30 versions were seen long ago
-        connection.execute("UPDATE csv_history_versions SET seen_at = ? WHERE id <= 30", (long_ago,))
+    with sqlite3.connect(home / "history_db.db") as connection:  # the first 12 versions were seen long ago
+        connection.execute("UPDATE csv_history_versions SET seen_at = ? WHERE id <= 12", (long_ago,))
     connection.close()
     monkeypatch.setenv("CSV_MANAGER_HISTORY_KEEP_DAYS", "7")
     pruned = cli("csv_history", path, "--prune")
-    assert pruned.output == "Pruned 30 versions of %s; the oldest kept is version 31.\n" % path
-    assert show(cli, path, 31) == (0, hashlib.sha256(contents[30]).hexdigest())
+    assert pruned.output == "Pruned 12 versions of %s; the oldest kept is version 13.\n" % path
+    assert show(cli, path, 13) == (0, hashlib.sha256(contents[12]).hexdigest())
 
 
 def test_a_runner_continues_from_the_recorded_content_after_a_prune(cli, home, csv_file, forked_running, monkeypatch):
@@ -112,4 +112,4 @@ def test_retention_settings_that_say_nothing_clear_are_refused(cli, recorded, mo
         monkeypatch.setenv(name, value)
     result = cli("csv_history", path, "--prune")
     assert result.exit_code == 1 and message in result.output, result.output
-    assert "version 40 at" in cli("csv_history", path).output
+    assert "version 20 at" in cli("csv_history", path).output
