@@ -14,8 +14,8 @@ import io
 import os
 import random
 import sys
-import time
 
+from bench_watcher import best  # a sibling script, not a package
 from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff, read
 from csv_manager.patterns.csv_watcher_pattern.keys import match_keys
 
@@ -48,15 +48,6 @@ def shapes(lines):
         ("rows reordered", HEADER + b"".join(reordered)),
         ("a column added", HEADER.replace(b"\n", b",email\n") + b"".join(line[:-1] + b",\n" for line in lines)),
     ]
-
-
-def best(function, repeat):
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def csv_reader_floor(data):
