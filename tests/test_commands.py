@@ -227,7 +227,9 @@ def test_update_changes_the_interval_in_place(cli, store, csv_file):
 @pytest.mark.parametrize("args, code, message", [
     (["/nowhere/else.csv", "-i", "2"], 1, "Error: No watcher for /nowhere/else.csv.\n"),
     (["{path}", "-i", "0"], 2, "Invalid value for '-i' / '--interval'"),
-    (["{path}"], 2, "Missing option '-i' / '--interval'"),
+    (["{path}"], 2, "Say what to change: -i/--interval, --key, --no-key, --delimiter or --encoding."),
+    (["{path}", "--key", "id", "--no-key"], 2, "--key and --no-key cannot be combined."),
+    (["{path}", "--key", "sku"], 2, "Invalid value for '--key': 'sku' not in the header"),
 ])
 def test_update_refuses_an_unknown_watcher_or_a_bad_interval(cli, store, csv_file, args, code, message):
     cli("csv_watcher_add", csv_file)
@@ -235,3 +237,4 @@ def test_update_refuses_an_unknown_watcher_or_a_bad_interval(cli, store, csv_fil
     assert result.returncode == code
     assert message in result.stderr and "Traceback" not in result.stderr
     assert store.rows() == [(1, str(csv_file), 10)]
+    assert json.loads(forked_run("csv_watcher_list", "--json").stdout)[0]["key"] == []

@@ -121,3 +121,21 @@ def test_a_new_column_is_one_columns_event_and_no_row(cli, tmp_path, forked_runn
     assert [line for line in history if "columns" in line] == [
         "%s columns reordered: ['email', 'name', 'id']" % people,
         "%s columns added: ['email']; removed: ['fax']" % people]
+
+
+def test_update_changes_how_a_file_is_read_and_a_running_runner_follows(cli, tmp_path, forked_running):
+    excel = tmp_path / "excel.csv"
+    excel.write_bytes(EXCEL.encode("cp1252"))
+    assert cli("csv_watcher_add", excel, "--encoding", "cp1252", "-i", "1").exit_code == 0
+    runner = forked_running()
+    runner.expect("watching %s (2 rows" % excel)
+    updated = forked_run("csv_watcher_update", excel, "--delimiter", ";", "--key", "Artikel")
+    assert updated.stdout == ("Watcher for %s now reads it with key: Artikel - delimiter: ';' - encoding: cp1252 "
+                              "(was delimiter: ',' - encoding: cp1252)\n" % excel)
+    runner.expect("watching %s (2 rows" % excel)  # restarted from the recorded content, read anew
+    rewrite(excel, EXCEL.replace("1,50 €", "1,80 €"), encoding="cp1252")
+    runner.expect("%s has changed row Artikel=Käse: Preis '1,50 €' -> '1,80 €'" % excel)
+    assert runner.finish() == 0
+    unchanged = forked_run("csv_watcher_update", excel, "--delimiter", ";")
+    assert unchanged.stdout == ("Watcher for %s unchanged: every 1 s, key: Artikel - delimiter: ';' - encoding: "
+                                "cp1252\n" % excel)

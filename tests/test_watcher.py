@@ -365,5 +365,5 @@ def test_a_header_that_looks_semicolon_separated_is_warned_once_naming_the_optio
     path, watcher, recorder = keyed(tmp_path, b"id;v\n1;a\n", key=())
     append(path, b"2;b\n")
     recorder.settle(watcher)
-    assert warnings_of(caplog) == ["%s looks ;-separated: its header is one column, 'id;v'; watch it with "
-                                   "--delimiter ';'" % path]
+    assert warnings_of(caplog) == ["%s looks ;-separated: its header is one column, 'id;v'; to read its columns: "
+                                   "csv_manager csv_watcher_update %s --delimiter ';'" % (path, path)]

@@ -307,8 +307,9 @@ class CsvWatcher:
     def _hint_delimiter(self, header):
         delimiter = suggested_delimiter(header, self.dialect)
         if delimiter is not None:
-            self.log.warning("%s looks %s-separated: its header is one column, %r; watch it with --delimiter %r",
-                             self.csv_file, delimiter_name(delimiter), header[0], delimiter_name(delimiter))
+            self.log.warning("%s looks %s-separated: its header is one column, %r; to read its columns: csv_manager "
+                             "csv_watcher_update %s --delimiter %r", self.csv_file, delimiter_name(delimiter),
+                             header[0], self.csv_file, delimiter_name(delimiter))
 
     def _warn_unmatched(self, reasons):
         """Warn once per reason that rows could not be matched by the key."""

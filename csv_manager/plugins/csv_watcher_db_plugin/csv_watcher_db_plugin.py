@@ -31,7 +31,8 @@ from csv_manager.patterns.csv_watcher_pattern.watcher import QUIET_SECONDS
 from csv_manager.plugins.csv_watcher_db_plugin import migrations
 from csv_manager.plugins.csv_watcher_db_plugin.csv_file_path import check_watchable, normalise
 from csv_manager.plugins.csv_watcher_db_plugin.watcher_options import (
-    DelimiterType, EncodingType, check_key, hint_delimiter, options_of, read_options, stored_options)
+    DelimiterType, EncodingType, check_key, describe_options, hint_delimiter, options_of, read_options,
+    stored_options)
 from csv_manager.plugins.csv_watcher_db_plugin.history import History, define_models
 from csv_manager.plugins.csv_watcher_db_plugin.history_output import (
     SinceType, check_history_options, print_diff, print_pruned, print_versions, write_version)
@@ -97,12 +98,17 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
                                        encoding_option])
         self.commands.register("csv_watcher_delete", "Removes the permanent watcher of CSV_FILE.",
                                self.csv_watcher_delete, params=[path_argument, purge_option])
-        new_interval_option = Option(("-i", "--interval"), type=IntRange(1, MAX_INTERVAL), required=True,
+        new_interval_option = Option(("-i", "--interval"), type=IntRange(1, MAX_INTERVAL),
                                      help="The new number of seconds between two checks (1 to %d)." % MAX_INTERVAL)
-        self.commands.register("csv_watcher_update", "Changes how often CSV_FILE is checked. Its history is kept, "
-                                                     "and a running csv_watcher_run picks the change up within "
-                                                     "a second.",
-                               self.csv_watcher_update, params=[path_argument, new_interval_option])
+        no_key_option = Option(("--no-key",), is_flag=True, help="Match rows without a key from now on.")
+        new_delimiter_option = Option(("--delimiter",), type=DelimiterType(), help="The new delimiter: , ; | or tab.")
+        new_encoding_option = Option(("--encoding",), type=EncodingType(), help="The new encoding.")
+        self.commands.register("csv_watcher_update", "Changes how often CSV_FILE is checked, or how it is read "
+                                                     "(key, delimiter, encoding). Its history is kept, and a "
+                                                     "running csv_watcher_run picks the change up within a second.",
+                               self.csv_watcher_update, params=[path_argument, new_interval_option, key_option,
+                                                                no_key_option, new_delimiter_option,
+                                                                new_encoding_option])
         self.commands.register("csv_watcher_run",
                                "Watches the csv files and prints new and missing rows until stopped "
                                "(Ctrl-C or SIGTERM). Runners sharing one store split the files between them.",
@@ -244,10 +250,9 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         else:
             for watcher in watchers:
                 line = "file: %s - interval: %s" % (watcher["csv_file"], watcher["interval"])
-                if watcher["key"]:
-                    line += " - key: %s" % ", ".join(watcher["key"])
-                if (watcher["delimiter"], watcher["encoding"]) != (DEFAULT.delimiter, DEFAULT.encoding):
-                    line += " - delimiter: %r - encoding: %s" % (watcher["delimiter"], watcher["encoding"])
+                _, key, dialect = options_of(watcher)
+                if key or dialect != DEFAULT:
+                    line += " - " + describe_options(key, dialect)
                 if status:
                     line += " - state: %s" % watcher["state"]
                     if watcher["owner"]:
@@ -292,16 +297,34 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
             if self.history.purge(csv_file):
                 click.echo("Deleted the history of %s" % csv_file)
 
-    def csv_watcher_update(self, csv_file, interval):
+    def csv_watcher_update(self, csv_file, interval, key, no_key, delimiter, encoding):
         csv_file = normalise(csv_file)
+        if key and no_key:
+            raise click.UsageError("--key and --no-key cannot be combined.")
+        if interval is None and not key and not no_key and delimiter is None and encoding is None:
+            raise click.UsageError("Say what to change: -i/--interval, --key, --no-key, --delimiter or --encoding.")
         with transaction(self.db, writes=True):
             watcher = self.Watcher.query.filter_by(csv_file=csv_file).first()
             if watcher is None:
                 raise CsvManagerError("No watcher for %s." % csv_file)
-            previous, watcher.interval = watcher.interval, interval
-        self.load_watchers()  # registers the watcher again with its new interval
-        self.log.info("Watcher for %s changed from every %d s to every %d s" % (csv_file, previous, interval))
-        click.echo("Watcher for %s now checks every %d s (was %d s)" % (csv_file, interval, previous))
+            options = read_options(watcher.key_columns, watcher.delimiter, watcher.encoding)
+            before = options_of(dict(options, interval=watcher.interval))
+            after = (interval or watcher.interval,
+                     () if no_key else tuple(dict.fromkeys(key)) if key else before[1],
+                     Dialect(delimiter or before[2].delimiter, encoding or before[2].encoding))
+            check_key(csv_file, after[1], after[2])
+            watcher.interval = after[0]
+            for column, value in stored_options(*after[1:]).items():
+                setattr(watcher, column, value)
+        self.load_watchers()  # registers the watcher again with its new interval and options
+        if after[0] != before[0]:
+            self.log.info("Watcher for %s changed from every %d s to every %d s" % (csv_file, before[0], after[0]))
+            click.echo("Watcher for %s now checks every %d s (was %d s)" % (csv_file, after[0], before[0]))
+        if after[1:] != before[1:]:
+            click.echo("Watcher for %s now reads it with %s (was %s)"
+                       % (csv_file, describe_options(*after[1:]), describe_options(*before[1:])))
+        if after == before:
+            click.echo("Watcher for %s unchanged: every %d s, %s" % (csv_file, after[0], describe_options(*after[1:])))
 
     def csv_history(self, csv_file, versions, since, limit, as_json, show, diff, prune):
         csv_file = normalise(csv_file)

@@ -55,9 +55,9 @@ def hint_delimiter(csv_file, dialect):
     """Say on stderr when the header looks separated by another delimiter than ``dialect``'s."""
     delimiter = suggested_delimiter(read_header(csv_file, dialect), dialect)
     if delimiter is not None:
-        click.echo("Warning: %s looks %s-separated (its header is one column); to read its columns, delete this "
-                   "watcher and add it again with --delimiter '%s'"
-                   % (csv_file, delimiter_name(delimiter), delimiter_name(delimiter)), err=True)
+        click.echo("Warning: %s looks %s-separated (its header is one column); to read its columns: csv_manager "
+                   "csv_watcher_update %s --delimiter '%s'"
+                   % (csv_file, delimiter_name(delimiter), csv_file, delimiter_name(delimiter)), err=True)
 
 
 def read_header(csv_file, dialect):
@@ -85,3 +85,9 @@ def read_options(key_columns, delimiter, encoding):
 def options_of(watcher):
     """(interval, key, dialect) of a stored watcher, as its CsvWatcher holds them."""
     return watcher["interval"], tuple(watcher["key"]), Dialect(watcher["delimiter"], watcher["encoding"])
+
+
+def describe_options(key, dialect):
+    """``key: id - delimiter: ';' - encoding: cp1252``, the key only when there is one."""
+    described = "delimiter: %r - encoding: %s" % (dialect.delimiter, dialect.encoding)
+    return ("key: %s - " % ", ".join(key) if key else "") + described
