@@ -20,7 +20,10 @@ import time
 from multiprocessing.connection import Connection
 
 _CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(["csv_manager.applications.csv_manager_app"])
+# With the modules the first command imports on demand (SQLite's dialect, groundwork-database's plugin): a forked
+# command then costs about 45 ms of CPU instead of 75.
+_CONTEXT.set_forkserver_preload(["csv_manager.applications.csv_manager_app", "sqlalchemy.dialects.sqlite",
+                                 "groundwork_database.plugins", "email.parser"])
 
 
 def _main(args, environ, cwd, stdout, stderr):

@@ -98,10 +98,9 @@ def test_two_processes_upgrading_release_0_1_0_at_once_both_succeed_and_upgrade_
     assert (watcher_revision(home), revision(home)) == ([("0002",)], [("0003",)])
 
 
+@pytest.mark.parametrize("store", ["postgresql"], indirect=True)
 def test_the_watcher_table_of_release_0_1_0_is_upgraded_on_postgresql_too(store, csv_file):
-    """The table as release 0.1.0's create_all made it (tests/data holds the SQLite files it made)."""
-    if store.name == "sqlite":
-        pytest.skip("the SQLite upgrade is tested on the files release 0.1.0 made")
+    """The table as release 0.1.0's create_all made it (tests/data holds the SQLite files it made, tested above)."""
     store.execute('CREATE TABLE csv_watchers (id SERIAL PRIMARY KEY, csv_file VARCHAR(2048) NOT NULL UNIQUE, '
                   '"interval" INTEGER NOT NULL)')
     store.execute('INSERT INTO csv_watchers (csv_file, "interval") VALUES (:path, 7)', {"path": str(csv_file)})
