@@ -181,13 +181,14 @@ def check_schema(engine, table):
     unexpected_columns(engine, table.name, {column.name for column in table.columns})
 
 
-def unexpected_columns(engine, table_name, expected):
-    """Raise CsvManagerError unless the table ``table_name`` has exactly the columns ``expected``."""
-    found = {column["name"] for column in inspect(engine).get_columns(table_name)}
+def unexpected_columns(bind, table_name, expected):
+    """Raise CsvManagerError unless the table ``table_name`` has exactly the columns ``expected`` (``bind``: an
+    engine, or a connection to look inside its transaction)."""
+    found = {column["name"] for column in inspect(bind).get_columns(table_name)}
     if found != set(expected):
         raise CsvManagerError(
             "Database %s has a table %r with columns %s, expected %s; it was not made by csv_manager "
-            "and was left unchanged." % (describe(engine.url), table_name, sorted(found), sorted(expected)))
+            "and was left unchanged." % (describe(bind.engine.url), table_name, sorted(found), sorted(expected)))
 
 
 def return_free_pages(engine):

@@ -37,11 +37,10 @@ def prepare_migrated_tables(database, migrations, models):
 
     Only a database behind the newest revision leads to a writing transaction: reads must not queue behind
     other processes' writes. A table of the adopted name that has other columns was not made by us: it is
-    refused before anything is written.
+    refused, and the transaction rolled back with nothing written.
     """
     def upgrade_if_behind(database):
         if current_revision(database.engine, migrations.version_table) != migrations.head:
-            _check_adoptable(database.engine, migrations)
             _upgrade(database, migrations)
 
     prepare_tables(database, models, update=upgrade_if_behind)
@@ -53,12 +52,6 @@ def current_revision(engine, version_table="alembic_version"):
         if not inspect(connection).has_table(version_table):
             return None
         return connection.execute(text("SELECT version_num FROM %s" % version_table)).scalar()
-
-
-def _check_adoptable(engine, migrations):
-    if current_revision(engine, migrations.version_table) is None and inspect(engine).has_table(
-            migrations.adopted_table):
-        unexpected_columns(engine, migrations.adopted_table, migrations.adopted_columns)
 
 
 def _upgrade(database, migrations):
@@ -74,7 +67,9 @@ def _upgrade(database, migrations):
             if database.engine.dialect.name == "postgresql":
                 connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%d)" % SCHEMA_LOCK_ID)
             context = MigrationContext.configure(connection, opts={"version_table": migrations.version_table})
+            # Under the lock: another process may have made or upgraded the tables since this one looked.
             if context.get_current_revision() is None and inspect(connection).has_table(migrations.adopted_table):
+                unexpected_columns(connection, migrations.adopted_table, migrations.adopted_columns)
                 context.stamp(script, migrations.adopted)
             with EnvironmentContext(Config(), script, fn=lambda revision, _: script._upgrade_revs("head", revision),
                                     destination_rev="head") as environment:

@@ -1,7 +1,6 @@
 """Bounded history: HISTORY_KEEP_VERSIONS and HISTORY_KEEP_DAYS, applied by csv_history --prune. The oldest kept
 version can still be shown byte-exact, the kept ones keep their numbers, a restarted runner still continues
 from the recorded content, and the database shrinks."""
-import datetime
 import hashlib
 import os
 import sqlite3
@@ -70,7 +69,7 @@ def test_keep_versions_prunes_the_oldest_keeps_numbers_and_shrinks_the_database(
 
 def test_keep_days_prunes_what_was_seen_before_then(cli, home, recorded, monkeypatch):
     path, contents = recorded
-    long_ago = datetime.datetime(2026, 1, 1)
+    long_ago = "2026-01-01 00:00:00.000000"  # as SQLAlchemy stores a DateTime in SQLite
     with sqlite3.connect(home / "history_db.db") as connection:  # the first 12 versions were seen long ago
         connection.execute("UPDATE csv_history_versions SET seen_at = ? WHERE id <= 12", (long_ago,))
     connection.close()
