@@ -318,14 +318,17 @@ def _count_plain(data, start, dialect):
     would double the memory a large file costs); None if a line is too long to be sure that no field is over
     csv.field_size_limit() (then csv.reader must decide)."""
     rows, limit = 0, csv.field_size_limit()
+    decoder, view = codecs.getincrementaldecoder(dialect.encoding)(), memoryview(data)
     while start < len(data):
         stop = _line_end_after(data, start + PLAIN_CHUNK)
         lines = data[start:stop].split(NEWLINE)
         if max(map(len, lines)) > limit:
             return None
-        dialect.decode(data[start:stop], False)
+        for piece in range(start, stop, PLAIN_CHUNK):  # a line may be longer than a megabyte
+            decoder.decode(view[piece:min(piece + PLAIN_CHUNK, stop)])
         rows += _count(lines)
         start = stop
+    decoder.decode(b"", True)
     return rows
 
 
@@ -425,30 +428,52 @@ class _Reader:
     it tells that this last record was cut off by the end of the data inside a quoted field.
     """
 
-    def __init__(self, data, start, dialect):
+    def __init__(self, data, start, dialect, chunk=None):
         self.data = data
-        self.exhausted = False
-        self._dialect = dialect
-        self._line_ends = []
-        self._first_line = 0
-        self._reader = dialect.reader(self._lines(start))
+        self._lines = _Lines(data, start, dialect, chunk or CHUNK)
+        self._reader = dialect.reader(self._lines.texts())
+
+    @property
+    def exhausted(self):
+        return self._lines.exhausted
 
     def __iter__(self):
-        reader = self._reader
+        reader, lines = self._reader, self._lines
         for fields in reader:
             # csv.reader returns a record as soon as the line that ends it is read: the last line handed out.
-            yield self._line_ends[reader.line_num - 1 - self._first_line], fields
+            yield lines.ends[reader.line_num - 1 - lines.first], fields
 
-    def _lines(self, start):
-        data = self.data
+
+class _Lines:
+    """The lines of ``data`` from ``start``, decoded, a chunk (of about ``chunk`` bytes, to a line end) at a time,
+    and where the lines of the current chunk end (``ends``; ``first`` is the number of lines before that chunk).
+
+    Lines are split as bytes and decoded one by one: a text stream would hold a chunk as four bytes a character
+    (a 100 MB field took 400 MB). The generator refers to this object and not to the _Reader, so that a reader
+    dropped half-way is freed at once, not by a later garbage collection.
+    """
+
+    def __init__(self, data, start, dialect, chunk):
+        self.data = data
+        self.start = start
+        self.dialect = dialect
+        self.chunk = chunk
+        self.ends = []
+        self.first = 0
+        self.exhausted = False
+
+    def texts(self):
+        data, start, dialect = self.data, self.start, self.dialect
         while start < len(data):
-            stop = _line_end_after(data, start + CHUNK)
-            chunk = data[start:stop]
-            text = self._dialect.decode(chunk, start == 0)
-            self._first_line += len(self._line_ends)
-            # bytes.splitlines and a newline="" text stream split at the same three line ends.
-            self._line_ends = list(itertools.accumulate(map(len, chunk.splitlines(True)), initial=start))[1:]
-            yield from io.StringIO(text, newline="")
+            stop = _line_end_after(data, start + self.chunk)
+            # bytes.splitlines splits at the three line ends csv knows (``\n``, ``\r\n``, ``\r``), as a
+            # newline="" text stream does.
+            lines = data[start:stop].splitlines(True)
+            self.first += len(self.ends)
+            self.ends = list(itertools.accumulate(map(len, lines), initial=start))[1:]
+            if start == 0:
+                yield dialect.decode(lines.pop(0), True)
+            yield from map(bytes.decode, lines, itertools.repeat(dialect.encoding))
             start = stop
         self.exhausted = True
 
@@ -509,7 +534,7 @@ def header_of(data, dialect=DEFAULT):
 def _header(data, dialect):
     """The first record of ``data``, the offset after it and whether it was cut off by the end of the data
     inside quotes; (None, 0, False) when there is no record at all."""
-    reader = _Reader(data, 0, dialect)
+    reader = _Reader(data, 0, dialect, chunk=1)  # a line at a time: the line after the header may be huge
     for end, fields in reader:
         return fields, end, end == len(data) and reader.exhausted
     return None, 0, False
