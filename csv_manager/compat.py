@@ -3,6 +3,7 @@
 Importing :mod:`csv_manager` imports this module first, so the fixes are in place before any groundwork module
 is imported. Each fix says what broke and in which version.
 """
+import functools
 import importlib
 import importlib.metadata
 import sys
@@ -44,11 +45,19 @@ def _iter_entry_points(group, name=None):
     points, and every App() loads them all: that import (jinja2, docutils) was two thirds of the time each
     csv_manager command spent starting. csv_manager activates none of them (PLUGINS names only its own).
     """
-    for entry_point in importlib.metadata.entry_points(group=group):
-        if entry_point.module.split(".")[0] == "groundwork":
-            continue  # told by the module path: reading each distribution's metadata costs as much as the import
+    for entry_point in _entry_points(group):
         if name is None or entry_point.name == name:
             yield _EntryPoint(entry_point)
+
+
+@functools.lru_cache(maxsize=None)
+def _entry_points(group):
+    """The entry points of ``group`` but groundwork's, read once per process: every App() asks for them, and
+    reading every installed distribution's metadata was a quarter of an App's start in a process that makes
+    several (the tests, a program that embeds csv_manager)."""
+    # Told by the module path: reading each distribution's metadata costs as much as the import.
+    return tuple(entry_point for entry_point in importlib.metadata.entry_points(group=group)
+                 if entry_point.module.split(".")[0] != "groundwork")
 
 
 def _cookiecutter(*args, **kwargs):
