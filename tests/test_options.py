@@ -139,3 +139,13 @@ def test_update_changes_how_a_file_is_read_and_a_running_runner_follows(cli, tmp
     unchanged = forked_run("csv_watcher_update", excel, "--delimiter", ";")
     assert unchanged.stdout == ("Watcher for %s unchanged: every 1 s, key: Artikel - delimiter: ';' - encoding: "
                                 "cp1252\n" % excel)
+
+
+def test_a_header_longer_than_what_add_reads_is_not_taken_for_a_shorter_one(cli, tmp_path, monkeypatch):
+    from csv_manager.plugins.csv_watcher_db_plugin import watcher_options
+
+    monkeypatch.setattr(watcher_options, "HEADER_BYTES", 8)  # "id,price" of "id,price,qty"
+    prices = tmp_path / "prices.csv"
+    prices.write_text("id,price,qty\n1,1.00,5\n")
+    added = cli("csv_watcher_add", prices, "--key", "qty")
+    assert added.exit_code == 0, added.output

@@ -524,11 +524,12 @@ class _Side:
 
 
 def header_of(data, dialect=DEFAULT):
-    """The header (first record) of ``data``; None if it has none or it cannot be parsed."""
+    """The header (first record) of ``data`` and the offset after it; (None, 0) if it has none or it cannot be
+    parsed."""
     try:
-        return _header(data, dialect)[0]
+        return _header(data, dialect)[:2]
     except (UnicodeDecodeError, csv.Error):
-        return None
+        return None, 0
 
 
 def _header(data, dialect):

@@ -31,8 +31,8 @@ from csv_manager.patterns.csv_watcher_pattern.watcher import QUIET_SECONDS
 from csv_manager.plugins.csv_watcher_db_plugin import migrations
 from csv_manager.plugins.csv_watcher_db_plugin.csv_file_path import check_watchable, normalise
 from csv_manager.plugins.csv_watcher_db_plugin.watcher_options import (
-    DelimiterType, EncodingType, check_key, describe_options, hint_delimiter, options_of, read_options,
-    stored_options)
+    DelimiterType, EncodingType, check_key, describe_options, hint_delimiter, options_of, read_header,
+    read_options, stored_options)
 from csv_manager.plugins.csv_watcher_db_plugin.history import History, define_models
 from csv_manager.plugins.csv_watcher_db_plugin.history_output import (
     SinceType, check_history_options, print_diff, print_pruned, print_versions, write_version)
@@ -269,9 +269,10 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         csv_file = normalise(csv_file)
         check_watchable(csv_file)
         key, dialect = tuple(dict.fromkeys(key)), Dialect(delimiter, encoding)
-        check_key(csv_file, key, dialect)
+        header = read_header(csv_file, dialect)
+        check_key(csv_file, key, header)
         if click.get_current_context().get_parameter_source("delimiter") == ParameterSource.DEFAULT:
-            hint_delimiter(csv_file, dialect)
+            hint_delimiter(csv_file, header, dialect)
         try:
             with transaction(self.db, writes=True) as session:
                 session.add(self.Watcher(csv_file=csv_file, interval=interval, **stored_options(key, dialect)))
@@ -312,7 +313,8 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
             after = (interval or watcher.interval,
                      () if no_key else tuple(dict.fromkeys(key)) if key else before[1],
                      Dialect(delimiter or before[2].delimiter, encoding or before[2].encoding))
-            check_key(csv_file, after[1], after[2])
+            if after[1]:
+                check_key(csv_file, after[1], read_header(csv_file, after[2]))
             watcher.interval = after[0]
             for column, value in stored_options(*after[1:]).items():
                 setattr(watcher, column, value)

@@ -226,12 +226,7 @@ class History:
             history = session.query(self.File).filter_by(csv_file=csv_file).first()
             if history is None:
                 return None
-            content = zlib.decompress(history.snapshot)
-            for version in (session.query(self.Version)
-                            .filter(self.Version.file_id == history.id, self.Version.id > history.snapshot_version)
-                            .order_by(self.Version.id)):
-                patch = Patch(version.patch_start, version.patch_end, zlib.decompress(version.patch))
-                content = patch.apply(content)
+            content = self._rebuild(session, history)
             if content_hash(content) != history.content_hash:
                 self.log.error("The recorded content of %s does not match its hash, so what changed while it was "
                                "not watched cannot be told; taking a new baseline (csv_history shows the gap)",
@@ -290,10 +285,7 @@ class History:
                     "none yet" if first == 1 else "none kept (1 to %d were pruned)" % (first - 1))
                 raise CsvManagerError("%s has no version %d; its versions are %s." % (csv_file, number, kept))
             if number is None:
-                last = session.query(self.Version.id).filter_by(file_id=history.id).order_by(
-                    self.Version.id.desc()).first()
-                version_id = max(history.snapshot_version, last[0] if last else 0)
-                return self._rebuild(session, history, version_id, number), None
+                return self._rebuild(session, history), None
             version_id = ids[number - first]
             event = session.get(self.Version, version_id).event
             if event in ("file_missing", "file_unreadable", "file_invalid"):
@@ -302,21 +294,24 @@ class History:
                 return b"", event
             return self._rebuild(session, history, version_id, number), event
 
-    def _rebuild(self, session, history, version_id, number):
-        """The content after the version ``version_id``: the nearest snapshot and the patches after it."""
-        snapshots = [(history.snapshot_version, history.snapshot)] + [
-            (snapshot.version_id, snapshot.snapshot)
-            for snapshot in session.query(self.Snapshot).filter_by(file_id=history.id)]
-        earlier = [snapshot for snapshot in snapshots if snapshot[0] <= version_id]
-        if not earlier:
-            raise CsvManagerError("Version %d of %s cannot be rebuilt: it was recorded by a release that kept only "
-                                  "the newest snapshot." % (number, history.csv_file))
-        start, snapshot = max(earlier, key=lambda item: item[0])
+    def _rebuild(self, session, history, version_id=None, number=None):
+        """The content after the version ``version_id`` (numbered ``number``, for a message), or the newest
+        recorded content for None: the nearest snapshot and the patches after it."""
+        if version_id is None or history.snapshot_version <= version_id:
+            start, snapshot = history.snapshot_version, history.snapshot
+        else:  # the nearest kept snapshot, and only it: each is a compressed copy of the file
+            kept = (session.query(self.Snapshot)
+                    .filter(self.Snapshot.file_id == history.id, self.Snapshot.version_id <= version_id)
+                    .order_by(self.Snapshot.version_id.desc()).first())
+            if kept is None:
+                raise CsvManagerError("Version %d of %s cannot be rebuilt: it was recorded by a release that kept "
+                                      "only the newest snapshot." % (number, history.csv_file))
+            start, snapshot = kept.version_id, kept.snapshot
         content = zlib.decompress(snapshot)
-        for version in (session.query(self.Version)
-                        .filter(self.Version.file_id == history.id, self.Version.id > start,
-                                self.Version.id <= version_id)
-                        .order_by(self.Version.id)):
+        patches = session.query(self.Version).filter(self.Version.file_id == history.id, self.Version.id > start)
+        if version_id is not None:
+            patches = patches.filter(self.Version.id <= version_id)
+        for version in patches.order_by(self.Version.id):
             content = Patch(version.patch_start, version.patch_end, zlib.decompress(version.patch)).apply(content)
         return content
 

@@ -40,20 +40,18 @@ class EncodingType(click.ParamType):
             self.fail(str(error), param, ctx)
 
 
-def check_key(csv_file, key, dialect):
-    """Refuse (exit 2) key columns that the header of ``csv_file`` lacks, when the header can be read."""
-    if not key:
-        return
-    header = read_header(csv_file, dialect)
+def check_key(csv_file, key, header):
+    """Refuse (exit 2) key columns that ``header``, read from ``csv_file``, lacks; None (unreadable) passes."""
     absent = [name for name in key if header is not None and name not in header]
     if absent:
         raise click.BadParameter("%s not in the header of %s: %s" % (
             ", ".join(map(repr, absent)), csv_file, header), param_hint="'--key'")
 
 
-def hint_delimiter(csv_file, dialect):
-    """Say on stderr when the header looks separated by another delimiter than ``dialect``'s."""
-    delimiter = suggested_delimiter(read_header(csv_file, dialect), dialect)
+def hint_delimiter(csv_file, header, dialect):
+    """Say on stderr when ``header``, read from ``csv_file``, looks separated by another delimiter than
+    ``dialect``'s."""
+    delimiter = suggested_delimiter(header, dialect)
     if delimiter is not None:
         click.echo("Warning: %s looks %s-separated (its header is one column); to read its columns: csv_manager "
                    "csv_watcher_update %s --delimiter '%s'"
@@ -61,12 +59,16 @@ def hint_delimiter(csv_file, dialect):
 
 
 def read_header(csv_file, dialect):
-    """The header of ``csv_file`` read in ``dialect`` from its first HEADER_BYTES; None if it cannot be read."""
+    """The header of ``csv_file`` read in ``dialect`` from its first HEADER_BYTES; None if it cannot be read, or
+    may go on beyond them."""
     try:
         with open(csv_file, "rb") as stream:
-            return header_of(stream.read(HEADER_BYTES), dialect)
+            data = stream.read(HEADER_BYTES)
+            whole = not stream.read(1)
     except OSError:
         return None
+    header, end = header_of(data, dialect)
+    return header if whole or end < len(data) else None
 
 
 def stored_options(key, dialect):
