@@ -20,14 +20,15 @@ setup(
     license="MIT",
     packages=find_packages(include=["csv_manager", "csv_manager.*"]),
     # Alembic reads the revisions as files, so they are data next to the package rather than a package.
-    package_data={"csv_manager.plugins.csv_watcher_db_plugin": ["migrations/*/versions/*.py"]},
+    package_data={"csv_manager.plugins.csv_watcher_db_plugin": ["migrations/*/versions/*.py"],
+                  "csv_manager.plugins.csv_document_plugin": ["migrations/*/versions/*.py"]},
     python_requires=">=3.10",
     install_requires=[
         "groundwork==0.1.17",
         "groundwork-database==0.1.4",
         "SQLAlchemy>=2.0,<3",
         "click>=8.1,<9",
-        # Schema changes of the history database (csv_manager/plugins/csv_watcher_db_plugin/migrations).
+        # Schema changes of the two databases (the plugins' migrations folders).
         "alembic>=1.13,<2",
     ],
     extras_require={
@@ -38,6 +39,7 @@ setup(
         "console_scripts": ["csv_manager = csv_manager.applications.csv_manager_app:start_app"],
         "groundwork.plugin": [
             "csv_watcher_db_plugin = csv_manager.plugins.csv_watcher_db_plugin:CsvWatcherDbPlugin",
+            "csv_document_plugin = csv_manager.plugins.csv_document_plugin:CsvDocumentPlugin",
         ],
     },
     classifiers=[

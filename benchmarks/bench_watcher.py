@@ -202,13 +202,13 @@ def history_after_changes(workdir, rows, changes):
     bytes it must hold: snapshots, patches and rows."""
     from csv_manager.applications import CsvManagerApp
     from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff, read
-    from csv_manager.plugins.csv_watcher_db_plugin.history import History
+    from csv_manager.plugins.csv_document_plugin.history import History
     os.environ["CSV_MANAGER_HOME"] = os.path.join(workdir, "history")
     app = CsvManagerApp()
-    plugin = app.app.plugins.get("CsvWatcherDbPlugin")
-    plugin.setup_history_db()
+    plugin = app.app.plugins.get("CsvDocumentPlugin")
+    plugin.setup_db()
     recorded = threading.Semaphore(0)
-    history = History(plugin.history_db, plugin.history.models, on_recorded=lambda *change: recorded.release())
+    history = History(plugin.db, plugin.history.models, on_recorded=lambda *change: recorded.release())
     history.start()
     content = (HEADER + make_rows(rows)).encode()
     history.record_baseline("/bench/history.csv", rows, content)

@@ -7,6 +7,7 @@ are known to be ours (readers then never wait for writers), and a transaction th
 locked" when another process wrote in between, without waiting for the busy timeout. Read-only transactions
 start with a plain ``BEGIN`` and so never queue for the write lock.
 """
+import datetime
 import re
 import sqlite3
 import time
@@ -16,7 +17,9 @@ from sqlalchemy import event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 
+from csv_manager.compat import check_connections_before_use, register_database
 from csv_manager.errors import CsvManagerError
+from csv_manager.files import create_private
 
 SQLITE_BUSY_TIMEOUT_MS = 30000
 #: Bytes a SQLite write-ahead log is truncated to after a checkpoint.
@@ -33,6 +36,35 @@ def describe(url):
     if url.get_backend_name() == "sqlite":
         return url.database or ":memory:"
     return url.render_as_string(hide_password=True)
+
+
+def register_configured(plugin, prefix):
+    """Register, through ``plugin`` (a GwSqlPattern), the database its application's PREFIX_DATABASE_* settings
+    configure, set up for concurrent use; a SQLite file is created private first."""
+    config = plugin.app.config
+    url = config.get("%s_DATABASE_CONNECTION" % prefix)
+    check_url(url)
+    database_file = sqlite_file(url)
+    if database_file is not None:
+        create_private(database_file)
+    database = register_database(plugin, config.get("%s_DATABASE_NAME" % prefix), url,
+                                 config.get("%s_DATABASE_DESCRIPTION" % prefix))
+    configure_engine(database.engine)
+    if database.engine.dialect.name != "sqlite":
+        check_connections_before_use(database.engine)
+    return database
+
+
+def close(database):
+    """Close what ``database`` (None: nothing registered) holds: its session and its engine's connections."""
+    if database is not None:
+        database.session.remove()
+        database.engine.dispose()
+
+
+def utc_now():
+    """The current UTC time without tzinfo, as the DateTime columns store it."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
 def sqlite_file(url):

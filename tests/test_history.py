@@ -12,7 +12,7 @@ from conftest import append
 from csv_manager.applications import CsvManagerApp
 from csv_manager.database import WAL_SIZE_LIMIT
 from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff, read
-from csv_manager.plugins.csv_watcher_db_plugin.history import History
+from csv_manager.plugins.csv_document_plugin.history import History
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -108,10 +108,10 @@ def history(home):
     """A History on the plugin's SQLite history database, its recorder running; ``history.recorded`` lists
     what it reported as committed."""
     app = CsvManagerApp()
-    plugin = app.app.plugins.get("CsvWatcherDbPlugin")
-    plugin.setup_history_db()
+    plugin = app.app.plugins.get("CsvDocumentPlugin")
+    plugin.setup_db()
     recorded = []
-    history = History(plugin.history_db, plugin.history.models, on_recorded=recorded.append)
+    history = History(plugin.db, plugin.history.models, on_recorded=recorded.append)
     history.recorded = recorded
     history.start()
     yield history

@@ -75,9 +75,10 @@ def test_a_fresh_database_is_made_at_the_newest_revision(cli, home, csv_file):
 @pytest.mark.parametrize("name", ["HISTORY", "WATCHERS"])
 def test_the_head_revision_named_in_the_package_is_alembics_head(name):
     from alembic.script import ScriptDirectory
-    from csv_manager.plugins.csv_watcher_db_plugin import migrations
+    from csv_manager.plugins.csv_document_plugin.migrations import HISTORY
+    from csv_manager.plugins.csv_watcher_db_plugin.migrations import WATCHERS
 
-    migration = getattr(migrations, name)
+    migration = {"HISTORY": HISTORY, "WATCHERS": WATCHERS}[name]
     assert ScriptDirectory(migration.script_location).get_current_head() == migration.head
 
 

@@ -19,9 +19,7 @@ def recorded(home, tmp_path):
     """A file with a recorded baseline and 20 versions, each patching it from its first row to its last (a large
     history), and the content at each version."""
     app = CsvManagerApp()
-    plugin = app.app.plugins.get("CsvWatcherDbPlugin")
-    plugin.setup_history_db()
-    history = plugin.history
+    history = app.app.plugins.get("CsvDocumentPlugin").setup_db()
     history.start()
     path = str(tmp_path / "rewritten.csv")
     lines = [b"%d,%d\n" % (row, row * 7919 % 10007) for row in range(5000)]

@@ -113,8 +113,8 @@ def test_show_and_diff_refuse_what_means_nothing(cli, home, tmp_path, args, code
     from csv_manager.patterns.csv_watcher_pattern.csv_diff import Patch
 
     app = CsvManagerApp()
-    plugin = app.app.plugins.get("CsvWatcherDbPlugin")
-    plugin.setup_history_db()
+    plugin = app.app.plugins.get("CsvDocumentPlugin")
+    plugin.setup_db()
     path = str(tmp_path / "f.csv")
     plugin.history.start()
     plugin.history.record_baseline(path, 1, b"a\n1\n")

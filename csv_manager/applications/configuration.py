@@ -16,7 +16,7 @@ APP_NAME = "csv_manager"
 APP_DESCRIPTION = "Watches CSV files for new and missing rows"
 APP_PATH = os.path.abspath(os.path.expanduser(os.environ.get("CSV_MANAGER_HOME") or "~/CSV-Manager"))
 
-PLUGINS = ["CsvWatcherDbPlugin"]
+PLUGINS = ["CsvWatcherDbPlugin", "CsvDocumentPlugin"]
 
 WATCHER_DATABASE_NAME = "WATCHER_DB"
 WATCHER_DATABASE_DESCRIPTION = "DB for CSV file watchers"

@@ -13,7 +13,7 @@ import csv_manager
 from csv_manager.errors import CsvManagerError
 from csv_manager.files import PRIVATE_UMASK, create_private
 from csv_manager.log_file import LogFile
-from csv_manager.plugins import CsvWatcherDbPlugin
+from csv_manager.plugins import CsvDocumentPlugin, CsvWatcherDbPlugin
 from csv_manager.plugins.csv_watcher_db_plugin.csv_file_path import has_control_character
 
 CONFIGURATION_FILE = os.path.join(os.path.dirname(__file__), "configuration.py")
@@ -48,9 +48,10 @@ class CsvManagerApp:
             logging.getLogger(__name__).warning(
                 "Made %s private: %d of its entries were readable or writable by others, now only by their owner"
                 % (config.APP_PATH, len(opened)))
-        if not self.app.plugins.classes.exist(CsvWatcherDbPlugin.__name__):
-            # Entry points register the plugin when the package is installed; a source checkout has none.
-            self.app.plugins.classes.register([CsvWatcherDbPlugin])
+        for plugin in (CsvWatcherDbPlugin, CsvDocumentPlugin):
+            if not self.app.plugins.classes.exist(plugin.__name__):
+                # Entry points register the plugins when the package is installed; a source checkout has none.
+                self.app.plugins.classes.register([plugin])
         self.plugins = self.app.config.get("PLUGINS", [])
         try:
             self.app.plugins.activate(self.plugins)

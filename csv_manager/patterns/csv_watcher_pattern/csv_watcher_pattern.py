@@ -8,7 +8,7 @@ watcher and any registered afterwards; ``stop()`` stops and joins them. One-shot
 watchers without ever reading the watched files.
 
 ``start(owns=...)`` starts only the watchers this process owns (several processes may share the watchers;
-see the plugin's runner_locks.py); ``resume(csv_file)`` starts one once it is owned. A watcher's thread runs
+see csv_manager/runner_locks.py); ``resume(csv_file)`` starts one once it is owned. A watcher's thread runs
 once, so giving a watcher up means unregistering it and registering it again.
 
 Signals sent by watchers (rows are dicts keyed by the header; see :class:`.watcher.CsvWatcher`):
@@ -21,6 +21,10 @@ Signals sent by watchers (rows are dicts keyed by the header; see :class:`.watch
   the file was missing or unusable just before.
 - ``csv_watcher_state`` (csv_file, state, reason, rows): the file went ``missing``, ``empty``,
   ``unreadable`` or ``invalid`` (``reason`` says why), or is ``back`` as it was (``rows`` its row count).
+
+Each signal also carries ``lease``: what ``start(lease_of=...)`` gives for the file at the moment it is sent
+(None without it), this process's claim on the watcher. A receiver that records passes it on, so that a process
+that lost the watcher to another records nothing more of it.
 """
 import threading
 
@@ -33,14 +37,14 @@ from csv_manager.patterns.csv_watcher_pattern.watcher import QUIET_SECONDS, CsvW
 
 SIGNALS = {
     "csv_watcher_started": "Sent once a watcher has read its file for the first time. "
-                           "Arguments: csv_file, rows, interval",
+                           "Arguments: csv_file, rows, interval, lease",
     "csv_watcher_baseline": "Sent when a watcher takes content as a new baseline, compared with nothing. "
-                            "Arguments: csv_file, rows, content",
+                            "Arguments: csv_file, rows, content, lease",
     "csv_watcher_change": "Sent when the bytes of a watched csv file changed. Arguments: csv_file, new_rows, "
                           "missing_rows, changed_rows (all possibly empty), columns (None if the header did not "
-                          "change), back, rows, patch (old to new bytes), content",
+                          "change), back, rows, patch (old to new bytes), content, lease",
     "csv_watcher_state": "Sent when a watched csv file goes missing, empty, unreadable or invalid, or comes back "
-                         "unchanged. Arguments: csv_file, state, reason, rows",
+                         "unchanged. Arguments: csv_file, state, reason, rows, lease",
 }
 
 
@@ -81,14 +85,15 @@ class CsvWatcherPlugin:
         """This plugin's watcher of ``csv_file``, or a dict of all its watchers keyed by file."""
         return self._app.csv_watcher.get(csv_file, self._plugin)
 
-    def start(self, prepare=None, owns=None, notifications=True):
+    def start(self, prepare=None, owns=None, notifications=True, lease_of=None):
         """Start all registered watchers, and from now on every watcher as soon as it is registered.
 
         ``prepare(watcher)`` is called before each watcher starts (for example to restore its baseline).
         ``owns(csv_file)``, if given, limits this to the watchers it returns True for; see :meth:`resume`.
         ``notifications`` False leaves the watchers to their interval alone (stat polling).
+        ``lease_of(csv_file)`` gives the ``lease`` each signal carries.
         """
-        return self._app.csv_watcher.start(prepare, owns, notifications)
+        return self._app.csv_watcher.start(prepare, owns, notifications, lease_of)
 
     def resume(self, csv_file):
         """Start the registered watcher of ``csv_file`` (after start(), once ``owns`` says it is ours)."""
@@ -110,6 +115,7 @@ class CsvWatcherApplication:
         self._notifier = None
         self._prepare = None
         self._owns = None
+        self._lease_of = _no_lease
 
     @property
     def running(self):
@@ -121,19 +127,23 @@ class CsvWatcherApplication:
             if csv_file in self._watchers:
                 raise CsvWatcherExistsError("A watcher for %s is already registered" % csv_file)
             _register_signals(plugin)
+
+            def send(signal, watcher, **kwargs):
+                plugin.signals.send(signal, csv_file=watcher.csv_file, lease=self._lease_of(watcher.csv_file),
+                                    **kwargs)
             watcher = CsvWatcher(
                 csv_file, interval,
-                on_started=lambda watcher: plugin.signals.send(
-                    "csv_watcher_started", csv_file=watcher.csv_file, rows=watcher.rows, interval=watcher.interval),
-                on_baseline=lambda watcher, content: plugin.signals.send(
-                    "csv_watcher_baseline", csv_file=watcher.csv_file, rows=watcher.rows, content=content),
-                on_change=lambda watcher, change, content: plugin.signals.send(
-                    "csv_watcher_change", csv_file=watcher.csv_file, new_rows=change.new_rows,
+                on_started=lambda watcher: send(
+                    "csv_watcher_started", watcher, rows=watcher.rows, interval=watcher.interval),
+                on_baseline=lambda watcher, content: send(
+                    "csv_watcher_baseline", watcher, rows=watcher.rows, content=content),
+                on_change=lambda watcher, change, content: send(
+                    "csv_watcher_change", watcher, new_rows=change.new_rows,
                     missing_rows=change.missing_rows, changed_rows=change.changed_rows,
                     columns=None if change.columns is None else change.columns.as_dict(), back=change.back,
                     rows=change.rows, patch=change.patch, content=content),
-                on_state=lambda watcher, state, reason: plugin.signals.send(
-                    "csv_watcher_state", csv_file=watcher.csv_file, state=state, reason=reason, rows=watcher.rows),
+                on_state=lambda watcher, state, reason: send(
+                    "csv_watcher_state", watcher, state=state, reason=reason, rows=watcher.rows),
                 quiet_seconds=quiet_seconds, key=key, dialect=dialect)
             watcher.thread = plugin.threads.register("csv_watcher %s" % csv_file, watcher.watch, description)
             self._watchers[csv_file] = watcher
@@ -159,10 +169,11 @@ class CsvWatcherApplication:
             return watcher if owned(watcher) else None
         return {path: watcher for path, watcher in self._watchers.items() if owned(watcher)}
 
-    def start(self, prepare=None, owns=None, notifications=True):
+    def start(self, prepare=None, owns=None, notifications=True, lease_of=None):
         with self._lock:
             self._prepare = prepare
             self._owns = owns or (lambda csv_file: True)
+            self._lease_of = lease_of or _no_lease
             self._notifier = Notifier(enabled=notifications)
             self._notifier.start()
             self._ticker = Ticker()
@@ -196,6 +207,10 @@ class CsvWatcherApplication:
             watcher.start()
             self._notifier.watch(watcher)
             self._ticker.add(watcher)
+
+
+def _no_lease(csv_file):
+    return None
 
 
 def _register_signals(plugin):

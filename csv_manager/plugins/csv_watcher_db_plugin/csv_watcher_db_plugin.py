@@ -5,7 +5,17 @@ The flow follows the groundwork tutorial chapter "Simple watcher database": ``ac
 watcher through ``activate_watcher``. Restoring registers a watcher and its thread but does not start it: only
 ``csv_watcher_run`` starts watchers, so one-shot commands never read a watched file and never wait on a thread.
 Several csv_watcher_run processes share the watchers: each starts only those it owns (see sharing.py).
-``setup_history_db`` registers the history database (see history.py) for the commands that need it.
+
+What the watchers report is recorded by another plugin (CsvDocumentPlugin), which this one knows only through
+signals: the watchers' own (see CsvWatcherPattern), ``csv_history_recorded``, after which a change is printed,
+and the two this plugin sends:
+
+- ``csv_watcher_recorder`` (outage): asks for the record keeper csv_watcher_run needs. A receiver returns an
+  object with ``start()`` and ``stop()`` (its writing thread), ``locks()`` (new runner locks, see
+  csv_manager/runner_locks.py, in the store where the writes they fence go), ``content_to_resume(csv_file)``
+  (the last recorded content, or None), ``then(function, lease)`` and ``release(lease)`` (run or release
+  behind the writes queued so far), ``record_status(entries)`` and ``statuses()`` (see status.py).
+- ``csv_watcher_deleted`` (csv_file, purge): a watcher was deleted; ``purge`` asks to delete its history too.
 """
 import json
 import os
@@ -19,10 +29,9 @@ from groundwork_database.patterns import GwSqlPattern
 from sqlalchemy import Column, Integer, String, Text
 from sqlalchemy.exc import IntegrityError
 
-from csv_manager.compat import check_connections_before_use, register_database, register_model
-from csv_manager.database import check_url, commit_counter, configure_engine, sqlite_file, transaction
+from csv_manager.compat import register_model
+from csv_manager.database import close, commit_counter, register_configured, transaction
 from csv_manager.errors import CsvManagerError
-from csv_manager.files import create_private
 from csv_manager.migrations import prepare_migrated_tables
 from csv_manager.outage import Outage
 from csv_manager.patterns import CsvWatcherPattern
@@ -33,12 +42,7 @@ from csv_manager.plugins.csv_watcher_db_plugin.csv_file_path import check_watcha
 from csv_manager.plugins.csv_watcher_db_plugin.watcher_options import (
     DelimiterType, EncodingType, check_key, describe_options, hint_delimiter, options_of, read_header,
     read_options, stored_options)
-from csv_manager.plugins.csv_watcher_db_plugin.history import History, define_models
-from csv_manager.plugins.csv_watcher_db_plugin.history_output import (
-    SinceType, check_history_options, print_diff, print_pruned, print_versions, write_version)
-from csv_manager.plugins.csv_watcher_db_plugin.retention import retention
 from csv_manager.plugins.csv_watcher_db_plugin.reporter import Reporter
-from csv_manager.plugins.csv_watcher_db_plugin.runner_locks import locks_for
 from csv_manager.plugins.csv_watcher_db_plugin.sharing import Share
 from csv_manager.plugins.csv_watcher_db_plugin.status import StatusPublisher, describe
 from csv_manager.plugins.csv_watcher_db_plugin.stop_request import StopRequest
@@ -47,6 +51,11 @@ DEFAULT_INTERVAL = 10
 #: One day. Longer intervals are almost always a typo (milliseconds for seconds).
 MAX_INTERVAL = 86400
 MAX_QUIET_SECONDS = 3600
+SIGNALS = {
+    "csv_watcher_recorder": "Sent by csv_watcher_run and csv_watcher_list to find the plugin that records what "
+                            "the watchers report; its receiver returns the record keeper. Arguments: outage",
+    "csv_watcher_deleted": "Sent when a watcher was deleted. Arguments: csv_file, purge (delete its history too)",
+}
 
 
 class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
@@ -59,8 +68,7 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         super().__init__(app, **kwargs)
         self.db = None
         self.Watcher = None
-        self.history_db = None
-        self.history = None
+        self.recorder = None
         self.share = None
         self.status = None
         self.quiet_seconds = QUIET_SECONDS
@@ -77,9 +85,6 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
                                    help="Begin each line with the time it tells of (ISO 8601 UTC, milliseconds); "
                                         "JSON lines always carry it as \"at\".")
         purge_option = Option(("--purge",), is_flag=True, help="Also delete the recorded history of CSV_FILE.")
-        since_option = Option(("--since",), type=SinceType(),
-                              help="Only versions seen at or after TIME (ISO 8601; local unless it has an offset).")
-        limit_option = Option(("--limit",), type=IntRange(min=1), help="At most N versions, the newest.")
 
         status_option = Option(("--status",), is_flag=True,
                                help="Add each watcher's state and the runner that owns it (host:pid).")
@@ -113,21 +118,8 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
                                "Watches the csv files and prints new and missing rows until stopped "
                                "(Ctrl-C or SIGTERM). Runners sharing one store split the files between them.",
                                self.csv_watcher_run, params=[json_option, timestamps_option])
-        show_option = Option(("--show",), type=IntRange(min=1), metavar="N",
-                             help="Write the file's exact bytes as recorded at version N to stdout (> old.csv "
-                                  "restores it).")
-        prune_option = Option(("--prune",), is_flag=True,
-                              help="Delete the versions the retention settings (HISTORY_KEEP_DAYS, "
-                                   "HISTORY_KEEP_VERSIONS) do not keep; the oldest kept one can still be shown.")
-        diff_option = Option(("--diff",), is_flag=True,
-                             help="Print the rows that differ between versions N and M, given after CSV_FILE (M "
-                                  "defaults to the newest recorded content), in the live report's words.")
-        versions_argument = Argument(("versions",), nargs=-1, type=IntRange(min=1))
-        self.commands.register("csv_history", "Shows the recorded changes of CSV_FILE, newest first; "
-                                              "--show N and --diff N [M] show a version and compare two.",
-                               self.csv_history, params=[path_argument, versions_argument, since_option,
-                                                         limit_option, json_option, show_option, diff_option,
-                                                         prune_option])
+        for signal, description in SIGNALS.items():
+            self.signals.register(signal, description)
         if getattr(self.app, "help_only", False):
             return
         try:
@@ -135,18 +127,18 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
             self.setup_db()
             self.load_watchers()
         except Exception:
-            self._close_db()
+            close(self.db)
             raise
 
     def deactivate(self):
         for csv_file in list(self.csv_watcher.get()):
             self.csv_watcher.unregister(csv_file)
-        self._close_db()
+        close(self.db)
 
     def setup_db(self):
         """Register the watcher database and the CsvWatchers model; create or upgrade the table (Alembic, see
         migrations) if it is missing or behind."""
-        self.db = self._register_database("WATCHER")
+        self.db = register_configured(self, "WATCHER")
         Base = self.db.Base
 
         class CsvWatchers(Base):
@@ -162,33 +154,6 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
 
         self.Watcher = register_model(self.db, CsvWatchers)
         prepare_migrated_tables(self.db, migrations.WATCHERS, [CsvWatchers])
-
-    def setup_history_db(self, outage=None):
-        """Register the history database (only for the commands that need it) and its models; the recorder
-        tells database trouble through ``outage`` (see outage.py)."""
-        self.history_db = self._register_database("HISTORY")
-        models = [register_model(self.history_db, model) for model in define_models(self.history_db.Base)]
-        prepare_migrated_tables(self.history_db, migrations.HISTORY, models)
-        self.signals.register("csv_history_recorded", "Sent when a change of rows or columns, or of the file's "
-                                                      "state, is in the history. Arguments: csv_file, event, "
-                                                      "new_rows, missing_rows, changed_rows, columns, reason, "
-                                                      "rows, seen_at")
-        self.history = History(self.history_db, models, outage=outage,
-                               on_recorded=lambda record: self.signals.send("csv_history_recorded", **record))
-
-    def _register_database(self, prefix):
-        """Register the database configured by the PREFIX_DATABASE_* settings, set up for concurrent use."""
-        url = self.app.config.get("%s_DATABASE_CONNECTION" % prefix)
-        check_url(url)
-        database_file = sqlite_file(url)
-        if database_file is not None:
-            create_private(database_file)
-        database = register_database(self, self.app.config.get("%s_DATABASE_NAME" % prefix),
-                                     url, self.app.config.get("%s_DATABASE_DESCRIPTION" % prefix))
-        configure_engine(database.engine)
-        if database.engine.dialect.name != "sqlite":
-            check_connections_before_use(database.engine)
-        return database
 
     def load_watchers(self):
         """Make the registered watchers match the database: register new rows, unregister deleted ones.
@@ -293,10 +258,9 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         if self.csv_watcher.get(csv_file) is not None:
             self.csv_watcher.unregister(csv_file)
         click.echo("Removed watcher for %s" % csv_file)
-        if purge:
-            self.setup_history_db()
-            if self.history.purge(csv_file):
-                click.echo("Deleted the history of %s" % csv_file)
+        if not self.signals.send("csv_watcher_deleted", csv_file=csv_file, purge=purge) and purge:
+            click.echo("No history to delete: no plugin records one (CsvDocumentPlugin is not in PLUGINS).",
+                       err=True)
 
     def csv_watcher_update(self, csv_file, interval, key, no_key, delimiter, encoding):
         csv_file = normalise(csv_file)
@@ -328,55 +292,30 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         if after == before:
             click.echo("Watcher for %s unchanged: every %d s, %s" % (csv_file, after[0], describe_options(*after[1:])))
 
-    def csv_history(self, csv_file, versions, since, limit, as_json, show, diff, prune):
-        csv_file = normalise(csv_file)
-        check_history_options(versions, show, diff, prune)
-        if prune:
-            keep_versions, keep_since = retention(self.app.config)
-            self.setup_history_db()
-            return print_pruned(csv_file, *self.history.prune(csv_file, keep_versions, keep_since))
-        self.setup_history_db()
-        if show is not None:
-            return write_version(self.history, csv_file, show)
-        if diff:
-            watcher = next((watcher for watcher in self._stored_watchers() if watcher["csv_file"] == csv_file), None)
-            _, key, dialect = options_of(watcher) if watcher else (None, (), DEFAULT)
-            return print_diff(self.history, csv_file, versions, key, dialect, as_json)
-        versions = self.history.versions(csv_file, since, limit)
-        if versions is None and self.csv_watcher.get(csv_file) is None:
-            raise CsvManagerError("No history for %s." % csv_file)
-        if versions is None:
-            click.echo("Nothing recorded for %s yet: csv_watcher_run records its changes." % csv_file, err=True)
-        elif not versions:
-            click.echo("No changes of %s recorded%s." % (
-                csv_file, "" if since is None else " since %sZ" % since.isoformat(timespec="seconds")), err=True)
-        print_versions(csv_file, versions or [], as_json)
-
     def csv_watcher_run(self, as_json, timestamps):
         poll_seconds = self.app.config.get("WATCHER_DATABASE_POLL_SECONDS", 1)
         notifications = self._notifications()
         outage = Outage(self.log)
-        self.setup_history_db(outage)
-        self.share = Share(lambda: locks_for(self.history_db), start=self.csv_watcher.resume,
+        self.recorder = self._recorder(outage)
+        if self.recorder is None:
+            raise CsvManagerError("csv_watcher_run needs a plugin that records what it reports: add "
+                                  "CsvDocumentPlugin to PLUGINS.")
+        self.share = Share(self.recorder.locks, start=self.csv_watcher.resume,
                            started=lambda csv_file: self.csv_watcher.get(csv_file).started,
-                           stop=self._restart_later, release=self.history.release, say=self._say)
-        self.status = StatusPublisher(self.history)
+                           stop=self._restart_later, release=self.recorder.release, say=self._say)
+        self.status = StatusPublisher(self.recorder)
         with StopRequest() as stop:
             reporter = Reporter(as_json, timestamps, on_broken_pipe=stop.set)
 
-            def watching(plugin, csv_file, rows, interval, **kwargs):
-                self.history.then(lambda: reporter.started(plugin, csv_file, rows, interval),
-                                  self.share.lease(csv_file))
+            def watching(plugin, csv_file, rows, interval, lease, **kwargs):
+                self.recorder.then(lambda: reporter.started(plugin, csv_file, rows, interval), lease)
             self._connect("csv_watcher_started", watching, "Prints that a watcher read its file, once recorded")
-            self._connect("csv_watcher_baseline", self._record_baseline, "Records a new baseline")
-            self._connect("csv_watcher_change", self._record_change, "Records a change in the history")
-            self._connect("csv_watcher_state", self._record_state, "Records a file's state in the history")
             self._connect("csv_history_recorded", reporter.change, "Prints a change or state once recorded")
             if not self.csv_watcher.get():
                 click.echo("No watchers yet; waiting for csv_watcher_add (Ctrl-C to stop).", err=True)
-            self.history.start()
+            self.recorder.start()
             self.csv_watcher.start(prepare=self._restore_baseline, owns=self.share.owns,
-                                   notifications=notifications)
+                                   notifications=notifications, lease_of=self.share.lease)
             commits = commit_counter(self.db.engine)
             self._poll_watchers(outage, commits, reporter)
             while not stop.event.wait(poll_seconds):
@@ -385,7 +324,7 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
                 commits.close()
             stopping = time.monotonic()
             self.csv_watcher.stop()
-            self.history.stop()
+            self.recorder.stop()
             self.share.close()
             self.log.info("Stopped %d watchers and the history recorder in %.2f s"
                           % (len(self.csv_watcher.get()), time.monotonic() - stopping))
@@ -394,26 +333,20 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
     def _connect(self, signal, function, description):
         self.signals.connect("%s_%s" % (signal, function.__name__), signal, function, description)
 
+    def _recorder(self, outage=None):
+        """The record keeper a plugin answers ``csv_watcher_recorder`` with (see the module's docstring), or
+        None when no active plugin records."""
+        answers = self.signals.send("csv_watcher_recorder", outage=outage)
+        return next((recorder for _, recorder in answers if recorder is not None), None)
+
     def _restore_baseline(self, watcher):
         """Start a watcher from the content last recorded for its file, if any, so that it reports what
         changed while it was not watched. A history that cannot be read (CsvManagerError) keeps it from
         starting: a fresh baseline would lose what changed meanwhile. This runner's own writes still queued for
         the file (from a watcher of it that just stopped) are waited for, or they would be reported twice."""
-        self.history.wait_until_recorded(watcher.csv_file)
-        content = self.history.last_content(watcher.csv_file)
+        content = self.recorder.content_to_resume(watcher.csv_file)
         if content is not None:
             watcher.restore(content)
-
-    def _record_baseline(self, plugin, csv_file, rows, content, **kwargs):
-        self.history.record_baseline(csv_file, rows, content, self.share.lease(csv_file))
-
-    def _record_change(self, plugin, csv_file, new_rows, missing_rows, changed_rows, columns, back, rows, patch,
-                       content, **kwargs):
-        self.history.record_change(csv_file, new_rows, missing_rows, changed_rows, columns, rows, patch, content,
-                                   self.share.lease(csv_file), back=back)
-
-    def _record_state(self, plugin, csv_file, state, reason, rows, **kwargs):
-        self.history.record_state(csv_file, state, reason, rows, self.share.lease(csv_file))
 
     def _poll_watchers(self, outage, commits, reporter):
         """load_watchers() and this runner's share of them, for the run loop: a database that fails for a while
@@ -451,14 +384,17 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         click.echo(message, err=True)
 
     def _with_status(self, watchers):
-        """``watchers`` with their state, owner and times (see status.py)."""
-        self.setup_history_db()
-        locks = locks_for(self.history_db)
+        """``watchers`` with their state, owner and times (see status.py); without a recorder no runner can
+        run, so none is."""
+        recorder = self._recorder()
+        if recorder is None:
+            return [describe(watcher, None, None) for watcher in watchers]
+        locks = recorder.locks()
         try:
             owners = locks.owners([watcher["id"] for watcher in watchers])
         finally:
             locks.close()
-        statuses = self.history.statuses()
+        statuses = recorder.statuses()
         return [describe(watcher, owners.get(watcher["id"]), statuses.get(watcher["csv_file"]))
                 for watcher in watchers]
 
@@ -471,12 +407,6 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
             stored = self.Watcher.query.with_entities(*columns).order_by(self.Watcher.id).all()
         return [dict({"id": row[0], "csv_file": row[1], "interval": row[2]}, **read_options(*row[3:]))
                 for row in stored]
-
-    def _close_db(self):
-        for database in (self.db, self.history_db):
-            if database is not None:
-                database.session.remove()
-                database.engine.dispose()
 
 
 def _report_watcher_changes(reporter, known, stored):

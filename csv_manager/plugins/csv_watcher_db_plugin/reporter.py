@@ -11,7 +11,7 @@ import json
 import sys
 import threading
 
-from csv_manager.plugins.csv_watcher_db_plugin.history import utc_now
+from csv_manager.database import utc_now
 
 #: Each event's text form and its JSON fields besides ``at``, ``csv_file`` and ``event``. README.rst lists the
 #: same events; tests/test_events.py checks every line against it.

@@ -8,7 +8,7 @@ longer prove they are its own, and competes for them again once it can join agai
 """
 import math
 
-from csv_manager.plugins.csv_watcher_db_plugin.runner_locks import LeaseLost
+from csv_manager.runner_locks import LeaseLost
 
 
 class Share:

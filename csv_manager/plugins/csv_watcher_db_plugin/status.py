@@ -1,9 +1,10 @@
 """What ``csv_watcher_list --json`` and ``--status`` show of each watcher: its state, owner and last times.
 
-The owner comes from the runner locks (see runner_locks.py), so a runner that died shows as ``not running`` at
-once. The state and the times of the last check and the last change are written by the owning runner into
-``csv_watcher_status``: a new state or change on its next poll, the time of the last check at most every
-CHECKED_SECONDS (writing 1,000 rows a second to say nothing changed would cost more than the watching).
+The owner comes from the runner locks (see csv_manager/runner_locks.py), so a runner that died shows as
+``not running`` at once. The state and the times of the last check and the last change are written by the
+owning runner into ``csv_watcher_status`` (through the recorder, in the history database): a new state or change
+on its next poll, the time of the last check at most every CHECKED_SECONDS (writing 1,000 rows a second to say
+nothing changed would cost more than the watching).
 """
 import datetime
 import time
@@ -14,10 +15,11 @@ NOT_RUNNING = "not running"
 
 
 class StatusPublisher:
-    """Writes the status of the watchers this runner owns through ``history`` (a History), in its queue."""
+    """Writes the status of the watchers this runner owns through ``recorder`` (see csv_watcher_recorder), in
+    the order of its writes."""
 
-    def __init__(self, history, clock=time.monotonic):
-        self._history = history
+    def __init__(self, recorder, clock=time.monotonic):
+        self._recorder = recorder
         self._clock = clock
         self._published = {}
         self._all_at = None
@@ -36,7 +38,7 @@ class StatusPublisher:
                 entries.append((lease, watcher.csv_file, watcher.state, _utc(watcher.checked_at),
                                 _utc(watcher.changed_at)))
         if entries:
-            self._history.record_status(entries)
+            self._recorder.record_status(entries)
 
 
 def describe(watcher, owner, status):

@@ -3,7 +3,7 @@ checked and turned into what History.prune takes."""
 import datetime
 
 from csv_manager.errors import CsvManagerError
-from csv_manager.plugins.csv_watcher_db_plugin.history import utc_now
+from csv_manager.database import utc_now
 
 
 def retention(config):

@@ -1,17 +1,6 @@
 """The change history of watched files, and the recorded baselines that survive a restart of csv_watcher_run.
 
-Kept in the history database (``HISTORY_DATABASE_*``), whose schema the Alembic revisions in ``migrations``
-make, in these tables:
-
-- ``csv_history_files``: per file, one zlib-compressed snapshot of its content, the hash of the last recorded
-  content and how many patch bytes were recorded since the snapshot;
-- ``csv_history_versions``: per change, when it was seen, the row count, how many rows appeared, went missing
-  and changed (matched by a key), and the byte patch from the previous content (see csv_diff.Patch),
-  compressed; ``event`` is ``columns`` for a change of the header;
-- ``csv_history_rows``: the new, missing and changed rows of each version and its column change, as JSON
-  objects;
-- ``csv_watcher_status``: per watched file, the state and the times of the last check and change that its
-  owning runner saw (see status.py).
+Kept in the history database (``HISTORY_DATABASE_*``) in the tables of models.py.
 
 The last recorded content is the snapshot with the later patches applied, checked against the stored hash. The
 snapshot is rewritten only when the patches since it add up to more than its own size, so storage grows with
@@ -26,7 +15,6 @@ is committed only while the lease holds. A write whose lease was lost is dropped
 owner finds the change against the recorded content and reports it. Releasing a lease is queued behind the
 writes before it, so the next owner starts from everything this runner reported.
 """
-import datetime
 import hashlib
 import json
 import logging
@@ -34,13 +22,13 @@ import queue
 import threading
 import zlib
 
-from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Integer, LargeBinary, String, Text, insert
+from sqlalchemy import insert
 
-from csv_manager.database import return_free_pages, transaction
+from csv_manager.database import return_free_pages, transaction, utc_now
 from csv_manager.errors import CsvManagerError
 from csv_manager.outage import Outage
 from csv_manager.patterns.csv_watcher_pattern.csv_diff import Patch
-from csv_manager.plugins.csv_watcher_db_plugin.runner_locks import LeaseLost
+from csv_manager.runner_locks import LeaseLost, locks_for
 
 RETRY_SECONDS = 1
 #: How long a watcher about to start waits for the writes still queued for its file (see wait_until_recorded).
@@ -49,78 +37,8 @@ WAIT_SECONDS = 10
 FLUSH_SECONDS = 1
 
 
-def define_models(Base):
-    """The history models on a groundwork-database ``Base``; returns (File, Version, Row, Status, Snapshot)."""
-
-    class CsvHistoryFile(Base):
-        __tablename__ = "csv_history_files"
-
-        id = Column(Integer, primary_key=True)
-        csv_file = Column(String(2048), nullable=False, unique=True)
-        snapshot = Column(LargeBinary, nullable=False)
-        snapshot_rows = Column(Integer, nullable=False)
-        snapshot_size = Column(BigInteger, nullable=False)
-        snapshot_version = Column(Integer, nullable=False)
-        content_hash = Column(String(32), nullable=False)
-        patched_bytes = Column(BigInteger, nullable=False)
-        #: Versions deleted by csv_history --prune: the kept ones keep their numbers.
-        pruned_versions = Column(Integer, nullable=False, default=0, server_default="0")
-
-    class CsvHistoryVersion(Base):
-        __tablename__ = "csv_history_versions"
-
-        id = Column(Integer, primary_key=True)
-        file_id = Column(Integer, ForeignKey("csv_history_files.id"), nullable=False, index=True)
-        seen_at = Column(DateTime, nullable=False)
-        rows = Column(Integer, nullable=False)
-        new_count = Column(Integer, nullable=False)
-        missing_count = Column(Integer, nullable=False)
-        patch_start = Column(BigInteger, nullable=False)
-        patch_end = Column(BigInteger, nullable=False)
-        patch = Column(LargeBinary, nullable=False)
-        #: "change"; "columns" for a change of the header; "baseline" for a baseline taken again because the
-        #: recorded content was not trusted; "file_missing", "file_empty", "file_unreadable", "file_invalid"
-        #: when the file went so (no patch, ``reason`` says why) and "file_back" when it came back.
-        event = Column(String(16), nullable=False, default="change", server_default="change")
-        changed_count = Column(Integer, nullable=False, default=0, server_default="0")
-        reason = Column(Text, nullable=True)
-
-    class CsvHistoryRow(Base):
-        __tablename__ = "csv_history_rows"
-
-        id = Column(Integer, primary_key=True)
-        version_id = Column(Integer, ForeignKey("csv_history_versions.id"), nullable=False, index=True)
-        change = Column(String(7), nullable=False)
-        row = Column(Text, nullable=False)
-
-    class CsvWatcherStatus(Base):
-        __tablename__ = "csv_watcher_status"
-
-        csv_file = Column(String(2048), primary_key=True)
-        state = Column(String(16), nullable=False)
-        checked_at = Column(DateTime, nullable=True)
-        changed_at = Column(DateTime, nullable=True)
-
-    class CsvHistorySnapshot(Base):
-        """A snapshot that was the file's before a newer one replaced it, kept so that the content at any
-        version can be rebuilt: the nearest snapshot at or before it, and the patches after that."""
-        __tablename__ = "csv_history_snapshots"
-
-        id = Column(Integer, primary_key=True)
-        file_id = Column(Integer, ForeignKey("csv_history_files.id"), nullable=False, index=True)
-        version_id = Column(Integer, nullable=False)
-        snapshot = Column(LargeBinary, nullable=False)
-
-    return CsvHistoryFile, CsvHistoryVersion, CsvHistoryRow, CsvWatcherStatus, CsvHistorySnapshot
-
-
 def content_hash(content):
     return hashlib.blake2b(content, digest_size=16).hexdigest()
-
-
-def utc_now():
-    """The current UTC time without tzinfo, as stored in ``seen_at``."""
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
 class History:
@@ -199,6 +117,18 @@ class History:
     def then(self, function, lease=None):
         """Queue ``function()`` behind the writes queued so far; skipped if ``lease`` no longer holds by then."""
         self._put(None, lease, _Then(function))
+
+    def locks(self):
+        """New runner locks (not joined yet) in this database: ownership matters where the history is written,
+        so the locks live with it (see runner_locks.py)."""
+        return locks_for(self.db)
+
+    def content_to_resume(self, csv_file):
+        """The content a watcher of ``csv_file`` starting in this runner resumes from: the last recorded one
+        (None if there is none), read once this runner's writes still queued for the file are done, or they
+        would be reported twice. CsvManagerError if the history cannot be read."""
+        self.wait_until_recorded(csv_file)
+        return self.last_content(csv_file)
 
     def wait_until_recorded(self, csv_file, timeout=WAIT_SECONDS):
         """Wait until the writes queued for ``csv_file`` are done (committed, or dropped with their lease): the
