@@ -30,9 +30,15 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):
-    """A fresh application folder; the environment points csv_manager at it."""
+    """A fresh application folder; the environment points csv_manager at it.
+
+    Runners wait a quiet period of 0.5 s, not the default 2 s, before reporting a state that may be a writer's
+    intermediate one: the waiting is the same code whatever its length, and at 2 s it was a tenth of the suite's
+    time. Tests whose writers pause, or about the quiet period itself, set their own.
+    """
     path = tmp_path / "home"
     monkeypatch.setenv("CSV_MANAGER_HOME", str(path))
+    monkeypatch.setenv("CSV_MANAGER_QUIET_SECONDS", "0.5")
     monkeypatch.delenv("CSV_MANAGER_DATABASE_URL", raising=False)
     monkeypatch.delenv("CSV_MANAGER_HISTORY_DATABASE_URL", raising=False)
     return path

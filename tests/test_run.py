@@ -74,7 +74,9 @@ def test_truncate_then_refill(watching, csv_file):
     watching.expect("%s is missing row: {'id': '2', 'name': 'Grace'}" % csv_file)
 
 
-def test_a_row_written_in_two_halves(watching, csv_file, home):
+def test_a_row_written_in_two_halves(cli, csv_file, home, forked_running, monkeypatch):
+    monkeypatch.setenv("CSV_MANAGER_QUIET_SECONDS", "2")  # the pause between the halves stays well within it
+    watching = watch_every_second(cli, csv_file, forked_running)
     append(csv_file, "3,Mar")
     wait_for_log(home, "%s may be in the middle of a write" % csv_file)
     append(csv_file, "garet\n")
