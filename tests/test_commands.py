@@ -173,16 +173,6 @@ def test_console_is_quiet_by_default_and_verbose_with_v(home, csv_file):
     assert verbose.stdout == "file: %s - interval: 10\n" % csv_file
 
 
-def test_version_and_help(home):
-    version = run("--version")
-    assert version.returncode == 0 and version.stdout.startswith("csv_manager, version ")
-    helped = run("--help")
-    for command in ("csv_watcher_add", "csv_watcher_list", "csv_watcher_delete", "csv_watcher_run"):
-        assert command in helped.stdout
-    add_help = run("csv_watcher_add", "--help").stdout
-    assert "--interval" in add_help and "CSV_FILE" in add_help
-
-
 def test_database_url_overrides_the_default_location(home, tmp_path, csv_file, monkeypatch):
     elsewhere = tmp_path / "elsewhere.db"
     monkeypatch.setenv("CSV_MANAGER_DATABASE_URL", "sqlite:///%s" % elsewhere)

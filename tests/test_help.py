@@ -23,3 +23,9 @@ def test_help_and_version_leave_no_trace(tmp_path, monkeypatch, args):
     assert not home.exists()
     assert list(cwd.iterdir()) == []
     assert "-v" in args or result.stderr == ""
+    if args[-1] == "--help" and args[0] in ("--help", "-v"):
+        assert all(command in result.stdout for command in COMMANDS)
+    elif args[-1] == "--help":
+        assert "Usage: csv_manager %s [OPTIONS]" % args[0] in result.stdout
+    if args == ["csv_watcher_add", "--help"]:
+        assert "--interval" in result.stdout and "CSV_FILE" in result.stdout
