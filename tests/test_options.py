@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from conftest import append, forked_run, run
+from conftest import append, forked_run
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -41,7 +41,7 @@ def test_a_key_turns_an_edit_into_one_changed_row_naming_the_changed_fields(cli,
 def test_a_key_missing_from_the_header_is_refused_at_add_with_exit_2(tmp_path, store):
     prices = tmp_path / "prices.csv"
     prices.write_text("id,price\n1,1.00\n")
-    added = run("csv_watcher_add", prices, "--key", "sku")
+    added = forked_run("csv_watcher_add", prices, "--key", "sku")
     assert added.returncode == 2
     assert "Invalid value for '--key': 'sku' not in the header of %s: ['id', 'price']" % prices in added.stderr
     assert "Traceback" not in added.stderr
@@ -61,12 +61,12 @@ def test_a_dialect_that_cannot_be_read_is_refused_with_exit_2(home, csv_file, op
 def test_options_are_stored_and_listed(cli, store, tmp_path):
     excel = tmp_path / "excel.csv"
     excel.write_bytes(EXCEL.encode("cp1252"))
-    added = run("csv_watcher_add", excel, "--delimiter", ";", "--encoding", "Windows-1252", "--key", "Artikel")
+    added = forked_run("csv_watcher_add", excel, "--delimiter", ";", "--encoding", "Windows-1252", "--key", "Artikel")
     assert added.returncode == 0, added.stderr
-    listed = json.loads(run("csv_watcher_list", "--json").stdout)
+    listed = json.loads(forked_run("csv_watcher_list", "--json").stdout)
     assert [(watcher["key"], watcher["delimiter"], watcher["encoding"]) for watcher in listed] == [
         (["Artikel"], ";", "cp1252")]
-    assert run("csv_watcher_list").stdout == (
+    assert forked_run("csv_watcher_list").stdout == (
         "file: %s - interval: 10 - key: Artikel - delimiter: ';' - encoding: cp1252\n" % excel)
 
 
@@ -97,7 +97,7 @@ def test_a_tab_separated_file(cli, tmp_path, forked_running):
 def test_a_file_that_looks_semicolon_separated_is_warned_about_naming_the_option(tmp_path):
     excel = tmp_path / "excel.csv"
     excel.write_bytes(EXCEL.encode("cp1252"))
-    added = run("csv_watcher_add", excel, "--encoding", "cp1252")
+    added = forked_run("csv_watcher_add", excel, "--encoding", "cp1252")
     assert added.returncode == 0
     assert "looks ;-separated" in added.stderr and "--delimiter ';'" in added.stderr
 

@@ -5,7 +5,7 @@ import contextlib
 import pytest
 from sqlalchemy import create_engine
 
-from conftest import run
+from conftest import forked_run
 from csv_manager.database import SCHEMA_LOCK_ID
 
 pytestmark = pytest.mark.timeout(120)
@@ -35,17 +35,17 @@ def write_transaction_held(store):
         engine.dispose()
 
 
-def test_reads_answer_while_a_write_transaction_is_open(store, csv_file, running):
-    assert run("csv_watcher_add", csv_file, "-i", "1").returncode == 0
-    assert run("csv_history", csv_file).returncode == 0, "creates the history tables, as any first use does"
+def test_reads_answer_while_a_write_transaction_is_open(store, csv_file, forked_running):
+    assert forked_run("csv_watcher_add", csv_file, "-i", "1").returncode == 0
+    assert forked_run("csv_history", csv_file).returncode == 0, "creates the history tables, as any first use does"
     with write_transaction_held(store):
-        listed = run("csv_watcher_list", timeout=ANSWER_WITHIN)
+        listed = forked_run("csv_watcher_list", timeout=ANSWER_WITHIN)
         assert (listed.returncode, listed.stdout) == (0, "file: %s - interval: 1\n" % csv_file), listed.stderr
-        assert run("csv_watcher_list", "--json", timeout=ANSWER_WITHIN).returncode == 0
-        history = run("csv_history", csv_file, timeout=ANSWER_WITHIN)
+        assert forked_run("csv_watcher_list", "--json", timeout=ANSWER_WITHIN).returncode == 0
+        history = forked_run("csv_history", csv_file, timeout=ANSWER_WITHIN)
         assert (history.returncode, history.stderr) == (
             0, "Nothing recorded for %s yet: csv_watcher_run records its changes.\n" % csv_file)
-        watcher = running()
+        watcher = forked_running()
         watcher.expect("watching %s" % csv_file, timeout=ANSWER_WITHIN)
     with open(csv_file, "a") as stream:
         stream.write("3,Linus\n")

@@ -1,7 +1,7 @@
 """A real csv_watcher_run process, with real files edited while it runs. Every wait has a deadline.
 
-The runners are forked from a preloaded interpreter (see forked.py); the installed script itself is run where
-how it starts and stops is the point (signals, commands from other processes)."""
+The runners are forked from a preloaded interpreter (see forked.py), and so are the commands other processes
+send them; the installed script itself is run where how it stops is the point (signals)."""
 import datetime
 import json
 import os
@@ -10,7 +10,7 @@ import signal
 
 import pytest
 
-from conftest import append, run, wait_for_log
+from conftest import append, forked_run, wait_for_log
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -84,18 +84,18 @@ def test_a_row_written_in_two_halves(cli, csv_file, home, forked_running, monkey
     assert not any("'Mar'}" in line for line in watching.lines())
 
 
-def test_add_and_delete_from_another_process_while_running(home, csv_file, tmp_path, running):
-    watcher = running()
+def test_add_and_delete_from_another_process_while_running(home, csv_file, tmp_path, forked_running):
+    watcher = forked_running()
     watcher.expect("No watchers yet", stream="stderr")
-    assert run("csv_watcher_add", csv_file, "-i", "1").returncode == 0
+    assert forked_run("csv_watcher_add", csv_file, "-i", "1").returncode == 0
     watcher.expect("watching %s (2 rows, every 1 s)" % csv_file)
     append(csv_file, "3,Linus\n")
     watcher.expect("has new row: {'id': '3', 'name': 'Linus'}")
-    assert run("csv_watcher_delete", csv_file).returncode == 0
+    assert forked_run("csv_watcher_delete", csv_file).returncode == 0
     # The watcher is gone once the run process has logged it; then changes are not reported any more.
     other = tmp_path / "marker.csv"
     other.write_text("m\n")
-    assert run("csv_watcher_add", other, "-i", "1").returncode == 0
+    assert forked_run("csv_watcher_add", other, "-i", "1").returncode == 0
     watcher.expect("watching %s" % other)
     append(csv_file, "4,Ken\n")
     append(other, "after\n")
