@@ -198,11 +198,11 @@ def test_an_app_folder_that_cannot_be_created_is_a_clear_error(tmp_path, monkeyp
     assert result.stderr == "Error: Cannot create the application folder %s: Not a directory\n" % (blocker / "home")
 
 
-def test_a_running_watcher_process_does_not_block_one_shot_commands(cli, store, csv_file, running):
+def test_a_running_watcher_process_does_not_block_one_shot_commands(cli, store, csv_file, forked_running):
     cli("csv_watcher_add", csv_file, "-i", "1")
-    watcher = running()
+    watcher = forked_running()
     watcher.expect("watching %s" % csv_file)
-    assert run("csv_watcher_list").stdout == "file: %s - interval: 1\n" % csv_file
+    assert forked_run("csv_watcher_list").stdout == "file: %s - interval: 1\n" % csv_file
     assert watcher.stop(signal.SIGTERM) == 0
 
 
