@@ -48,7 +48,7 @@ class Reporter:
                                            {"event": "watching", "rows": rows, "interval": interval})])
 
     def change(self, plugin, **record):
-        """The events of a recorded version (see history.History.record_change and record_state)."""
+        """The events of a recorded version (the ``csv_history_recorded`` signal's arguments)."""
         self._print(record["seen_at"], record["csv_file"], list(record_events(record)))
 
     def watchers(self, added, removed, changed):
@@ -83,7 +83,7 @@ class Reporter:
 
 
 def record_events(record):
-    """(text, JSON fields) of each event of a recorded version (a dict as History.record_change makes it): the
+    """(text, JSON fields) of each event of a recorded version (the arguments of ``csv_history_recorded``): the
     file's state, then a column change, then one per new, missing and changed row."""
     csv_file, event = record["csv_file"], record["event"]
     if event == "file_back":

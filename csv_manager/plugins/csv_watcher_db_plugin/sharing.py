@@ -14,7 +14,7 @@ from csv_manager.runner_locks import LeaseLost
 class Share:
     """The leases this runner holds, kept at its share.
 
-    :param new_locks: makes a Locks (not joined) for the history database.
+    :param new_locks: makes a Locks (not joined) in the recorder's store (``locks`` of csv_watcher_recorder).
     :param start: ``start(csv_file)`` starts the watcher of a claimed file; CsvManagerError if it cannot (its
         recorded content cannot be read): the lease is then released at once.
     :param started: ``started(csv_file)`` tells whether the watcher of ``csv_file`` runs.
