@@ -244,11 +244,26 @@ def test_tab_separated():
 
 @pytest.mark.parametrize("delimiter, encoding, message", [
     ("", "utf-8", "one character"), (";;", "utf-8", "one character"), ('"', "utf-8", "one character"),
-    (",", "no-such-codec", "no encoding 'no-such-codec'"), (",", "utf-16", "single ASCII bytes"),
-    (",", "cp500", "single ASCII bytes")])
+    (",", "no-such-codec", "no encoding 'no-such-codec'"), (",", "rot13", "'rot13' is not a text encoding"),
+    ("\u20ac", "latin-1", "cannot write quotes, line ends or the delimiter '\u20ac'")])
 def test_dialects_that_cannot_be_read_are_refused_by_name(delimiter, encoding, message):
     with pytest.raises(ValueError, match=message):
         check_dialect(delimiter, encoding)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "cp500"])
+def test_an_encoding_that_writes_quotes_and_line_ends_otherwise_is_read_as_its_utf8_transcoding(encoding):
+    """UTF-16 (Excel's "Unicode text"), UTF-32 and EBCDIC: the rows are those of the decoded text, while the
+    patch and the content stay the file's own bytes."""
+    dialect = check_dialect("\t", encoding)
+    assert dialect.transcoded
+    old = 'id\tname\r\n1\tAda\r\n2\t"Grace\r\nHopper"\r\n'.encode(encoding)
+    new = 'id\tname\r\n1\tEve\r\n2\t"Grace\r\nHopper"\r\n'.encode(encoding)
+    version = read(old, dialect)
+    assert (version.data, version.rows, version.header) == (old, 2, ["id", "name"])
+    change, version = diff(version, new)
+    assert change.new_rows == [{"id": "1", "name": "Eve"}] and change.missing_rows == [{"id": "1", "name": "Ada"}]
+    assert change.patch.apply(old) == new and version.data == new
 
 
 def test_encoding_names_are_canonical():

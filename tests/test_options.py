@@ -50,7 +50,7 @@ def test_a_key_missing_from_the_header_is_refused_at_add_with_exit_2(tmp_path, s
 
 @pytest.mark.parametrize("option, value, message", [
     ("--delimiter", "::", "'::' is not one of ',' ';' '|' 'tab'"),
-    ("--encoding", "utf-16", "the encoding 'utf-16' writes quotes, line ends or the delimiter as other bytes"),
+    ("--encoding", "rot13", "'rot13' is not a text encoding"),
     ("--encoding", "klingon", "there is no encoding 'klingon'")])
 def test_a_dialect_that_cannot_be_read_is_refused_with_exit_2(home, csv_file, option, value, message):
     added = forked_run("csv_watcher_add", csv_file, option, value)
@@ -82,6 +82,27 @@ def test_an_excel_export_is_read_as_excel_wrote_it(cli, tmp_path, forked_running
                         "%s has changed row Artikel=Käse: Preis '1,50 €' -> '1,80 €'" % excel])
     assert watcher.stop() == 0
     assert not [line for line in watcher.lines("stderr") if "WARNING" in line]
+
+
+def test_excels_unicode_text_utf16_is_watched_and_its_versions_shown_byte_exact(cli, tmp_path, forked_running):
+    """Excel's "Unicode Text" export: UTF-16 little-endian with a BOM, tab-separated, CRLF, saved atomically."""
+    export = tmp_path / "export.txt"
+    first = "\ufeffArtikel\tPreis\tMenge\r\nKäse\t1,50 €\t5\r\nBrötchen\t0,40 €\t12\r\n"
+    export.write_bytes(first.encode("utf-16-le"))
+    assert cli("csv_watcher_add", export, "--delimiter", "tab", "--encoding", "utf-16", "--key", "Artikel",
+               "-i", "1").exit_code == 0
+    watcher = forked_running()
+    watcher.expect("watching %s (2 rows" % export)
+    second = first.replace("1,50 €", "1,80 €") + "Äpfel\t2,00 €\t3\r\n"
+    rewrite(export, second, encoding="utf-16-le")
+    watcher.expect_all(["%s has new row: {'Artikel': 'Äpfel', 'Preis': '2,00 €', 'Menge': '3'}" % export,
+                        "%s has changed row Artikel=Käse: Preis '1,50 €' -> '1,80 €'" % export])
+    assert watcher.stop() == 0
+    assert not [line for line in watcher.lines("stderr") if "WARNING" in line]
+    shown = cli("csv_history", export, "--show", "1")
+    assert (shown.exit_code, shown.stdout_bytes) == (0, second.encode("utf-16-le"))
+    diffed = cli("csv_history", export, "--diff", "1")
+    assert diffed.exit_code == 0 and diffed.stdout == "", "version 1 is the newest recorded content"
 
 
 def test_a_tab_separated_file(cli, tmp_path, forked_running):

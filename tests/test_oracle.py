@@ -153,7 +153,8 @@ def test_a_restart_without_an_edit_reports_nothing(tmp_path_factory, content, se
 
 
 @budget
-@given(st.sampled_from(sorted(DELIMITERS.values())), st.sampled_from(["utf-8", "cp1252", "latin-1"]), csv_files(),
+@given(st.sampled_from(sorted(DELIMITERS.values())),
+       st.sampled_from(["utf-8", "cp1252", "latin-1", "utf-16", "utf-16-le", "utf-32-be", "cp500"]), csv_files(),
        st.data())
 def test_every_dialect_is_read_and_compared_as_dictreader_reads_it(delimiter, encoding, first, data):
     """The generated files with ``delimiter`` and ``,`` swapped (a bijection, so they are as awkward in that
@@ -168,3 +169,4 @@ def test_every_dialect_is_read_and_compared_as_dictreader_reads_it(delimiter, en
     assert (Counter(map(key, change.new_rows)), Counter(map(key, change.missing_rows))) == (
         expected_new, expected_missing)
     assert version.rows == len(dictreader_rows(new, dialect))
+    assert change.patch.apply(old) == new and version.data == new

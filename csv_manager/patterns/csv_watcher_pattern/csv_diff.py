@@ -11,8 +11,11 @@ appeared once is one new row, and a changed row is one missing row plus one new 
 matched by a key). When the header changes, rows compare on the columns both headers share (a new column
 alone changes no row; a reorder changes nothing) and the Change tells which columns came and went.
 
-The encoding may be any codec in which a quote, CR, LF and NUL are those ASCII bytes and never part of another
-character (UTF-8, cp1252, Latin-1, Shift_JIS...): the diff finds records in the bytes, before decoding.
+The encoding may be any text codec. In most (UTF-8, cp1252, Latin-1, Shift_JIS...) a quote, CR, LF and NUL
+are those ASCII bytes and never part of another character, and the diff finds records in the bytes, before
+decoding. A file in any other (UTF-16, UTF-32, EBCDIC) is *transcoded*: each version is decoded whole and read
+as its UTF-8 encoding, while its own bytes stay the version's content and its patches' (see Version). Such a
+file costs a decode of all of it at every check, where the others cost only what changed.
 
 Fields of any length are read: importing this module lifts the csv module's field size limit (128 KiB by
 default) for the whole process, since csv has no per-reader limit; DictReader then reads such fields too.
@@ -28,6 +31,8 @@ ends parses everything once, still linear.
 import bisect
 import codecs
 import csv
+import dataclasses
+import functools
 import io
 import itertools
 import operator
@@ -63,6 +68,23 @@ class Dialect:
     def reader(self, lines):
         return csv.reader(lines, delimiter=self.delimiter)
 
+    @property
+    def transcoded(self):
+        """True when the encoding writes a quote, line end, NUL or the delimiter as other bytes than ASCII's:
+        then files are read as their UTF-8 transcoding."""
+        return not _ascii_compatible(self.encoding, self.delimiter)
+
+    @property
+    def utf8(self):
+        """The dialect a transcoded file's UTF-8 encoding is read in. ``utf_8``, not ``utf-8``: a BOM is not
+        dropped there, since the file's own codec has decided already whether a BOM is data."""
+        return Dialect(self.delimiter, "utf_8")
+
+    def transcode(self, data, final=True):
+        """``data`` decoded in the dialect's encoding and encoded in UTF-8; with ``final`` False, a character cut
+        off at the end is left out (for a prefix of a file)."""
+        return codecs.getincrementaldecoder(self.encoding)().decode(data, final).encode("utf-8")
+
 
 DEFAULT = Dialect()
 #: The delimiters users name, by the name they give them.
@@ -87,23 +109,31 @@ def suggested_delimiter(header, dialect):
 def check_dialect(delimiter, encoding):
     """A Dialect of ``delimiter`` and ``encoding`` (its codec's canonical name); raises ValueError naming what
     cannot be used: a delimiter that is not one character other than a quote or line end, an unknown encoding,
-    or one that writes a quote or line end as other bytes (UTF-16, UTF-32, EBCDIC)."""
+    a codec that is not a text encoding (rot13, zlib...), or one that cannot write the delimiter."""
     if len(delimiter) != 1 or delimiter in STRUCTURE:
         raise ValueError("the delimiter must be one character other than a quote or line end, not %r" % delimiter)
     try:
-        name = codecs.lookup(encoding).name
+        info = codecs.lookup(encoding)
     except LookupError:
         raise ValueError("there is no encoding %r" % encoding)
-    if name == "utf-8-sig":
-        name = "utf-8"
+    if not getattr(info, "_is_text_encoding", True):
+        raise ValueError("%r is not a text encoding" % encoding)
+    name = "utf-8" if info.name == "utf-8-sig" else info.name
     try:
-        ascii_compatible = (STRUCTURE + delimiter).encode(name) == (STRUCTURE + delimiter).encode("latin-1")
+        (STRUCTURE + delimiter).encode(name)
     except UnicodeError:
-        ascii_compatible = False
-    if not ascii_compatible:
-        raise ValueError("the encoding %r writes quotes, line ends or the delimiter as other bytes; use one where "
-                         "they are single ASCII bytes (UTF-8, cp1252, Latin-1...)" % encoding)
+        raise ValueError("the encoding %r cannot write quotes, line ends or the delimiter %r" % (encoding, delimiter))
     return Dialect(delimiter, name)
+
+
+@functools.lru_cache(maxsize=None)
+def _ascii_compatible(encoding, delimiter):
+    """Whether ``encoding`` writes STRUCTURE and ``delimiter`` as those ASCII bytes (and so, for the codecs
+    Python has, never as part of another character)."""
+    try:
+        return (STRUCTURE + delimiter).encode(encoding) == (STRUCTURE + delimiter).encode("latin-1")
+    except UnicodeError:
+        return False
 
 
 def _lift_field_size_limit():
@@ -175,6 +205,9 @@ class Version:
     the number of rows, ``terminated`` whether the last record is finished (the file ends with a line end that
     is not inside quotes, so appending bytes cannot change its last row), ``checkpoints`` the increasing
     offsets of some record starts, the first being ``body``, and ``dialect`` how it was read.
+
+    For a transcoded dialect, ``utf8`` is the Version of the file's UTF-8 transcoding, which the diff reads;
+    ``data`` is the file's own bytes, and the offsets (``body``, ``checkpoints``) are the transcoding's.
     """
 
     data: bytes
@@ -184,6 +217,7 @@ class Version:
     terminated: bool
     checkpoints: list
     dialect: Dialect = DEFAULT
+    utf8: "Version" = None
 
 
 def as_dicts(header, rows):
@@ -205,6 +239,9 @@ def as_dict(header, row):
 def read(data, dialect=DEFAULT):
     """Parse all of ``data``. Raises UnicodeDecodeError (not in the dialect's encoding) or csv.Error (on Python
     3.10, a NUL)."""
+    if dialect.transcoded:
+        utf8 = read(dialect.transcode(data), dialect.utf8)
+        return dataclasses.replace(utf8, data=data, dialect=dialect, utf8=utf8)
     header, body, cut = _header(data, dialect)
     terminated = (not data or data.endswith(LINE_ENDS)) and not cut
     if header is None:
@@ -225,10 +262,12 @@ def diff(old, data):
     Raises UnicodeDecodeError or csv.Error when a part of ``data`` that is not in ``old`` cannot be parsed.
     """
     dialect = old.dialect
+    if old.utf8 is not None:
+        change, utf8 = diff(old.utf8, dialect.transcode(data))
+        change.patch = _patch(old.data, data)[0]
+        return change, dataclasses.replace(utf8, data=data, dialect=dialect, utf8=utf8)
     new_header, new_body, cut = _header(data, dialect)
-    prefix = _common_prefix(old.data, data, min(len(old.data), len(data)))
-    suffix = _common_suffix(old.data, data, min(len(old.data), len(data)) - prefix)
-    patch = Patch(prefix, len(old.data) - suffix, data[prefix:len(data) - suffix])
+    patch, prefix, suffix = _patch(old.data, data)
     if new_header != old.header or new_header is None:
         return _diff_all(old, data, new_header, new_body, cut, patch)
 
@@ -257,6 +296,13 @@ def diff(old, data):
                       _shifted(old, data, new_side.checkpoints, old_side.position), dialect)
     new_rows, missing_rows = _changed_rows(old.header, old_side.rows, new_side.rows, dialect)
     return Change(new_rows, missing_rows, version.rows, patch), version
+
+
+def _patch(old, new):
+    """The Patch from the bytes ``old`` to ``new``, and the lengths of their common prefix and suffix."""
+    prefix = _common_prefix(old, new, min(len(old), len(new)))
+    suffix = _common_suffix(old, new, min(len(old), len(new)) - prefix)
+    return Patch(prefix, len(old) - suffix, new[prefix:len(new) - suffix]), prefix, suffix
 
 
 def _plain_distance(old, new, old_start, new_start, synced):
@@ -524,12 +570,15 @@ class _Side:
 
 
 def header_of(data, dialect=DEFAULT):
-    """The header (first record) of ``data`` and the offset after it; (None, 0) if it has none or it cannot be
-    parsed."""
+    """The header (first record) of ``data``, the start of a file, and whether it ends before the end of
+    ``data`` (else more of the file may belong to it); (None, False) if it has none or it cannot be parsed."""
     try:
-        return _header(data, dialect)[:2]
+        if dialect.transcoded:
+            data, dialect = dialect.transcode(data, final=False), dialect.utf8
+        header, end, _ = _header(data, dialect)
     except (UnicodeDecodeError, csv.Error):
-        return None, 0
+        return None, False
+    return header, end < len(data)
 
 
 def _header(data, dialect):

@@ -96,8 +96,8 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         delimiter_option = Option(("--delimiter",), type=DelimiterType(), default=",", show_default=True,
                                   help="The field delimiter: , ; | or tab.")
         encoding_option = Option(("--encoding",), type=EncodingType(), default="utf-8", show_default=True,
-                                 help="The file's encoding, any Python codec whose quotes and line ends are ASCII "
-                                      "(cp1252, latin-1...); UTF-8 may start with a BOM.")
+                                 help="The file's encoding, any Python text encoding (cp1252, latin-1, utf-16 as "
+                                      "Excel's Unicode text...); UTF-8 may start with a BOM.")
         self.commands.register("csv_watcher_add", "Adds a permanent watcher for CSV_FILE.", self.csv_watcher_add,
                                params=[path_argument, interval_option, key_option, delimiter_option,
                                        encoding_option])

@@ -67,8 +67,8 @@ def read_header(csv_file, dialect):
             whole = not stream.read(1)
     except OSError:
         return None
-    header, end = header_of(data, dialect)
-    return header if whole or end < len(data) else None
+    header, ended = header_of(data, dialect)
+    return header if whole or ended else None
 
 
 def stored_options(key, dialect):
