@@ -266,7 +266,7 @@ def diff(old, data):
         change, utf8 = diff(old.utf8, dialect.transcode(data))
         change.patch = _patch(old.data, data)[0]
         return change, dataclasses.replace(utf8, data=data, dialect=dialect, utf8=utf8)
-    new_header, new_body, cut = _header(data, dialect)
+    new_header, new_body, cut = _header_after(old, data)
     patch, prefix, suffix = _patch(old.data, data)
     if new_header != old.header or new_header is None:
         return _diff_all(old, data, new_header, new_body, cut, patch)
@@ -579,6 +579,20 @@ def header_of(data, dialect=DEFAULT):
     except (UnicodeDecodeError, csv.Error):
         return None, False
     return header, end < len(data)
+
+
+def _header_after(old, data):
+    """_header(data) for the next version of ``old``: its header, without parsing it again, when ``data``
+    starts with the same header record, ended by the same line end outside quotes (not by the end of the old
+    data, and not by a CR that is now half of a CRLF). Parsing 100,000 columns twice was a check's largest
+    cost and a fifth of its memory."""
+    body = old.body
+    end = old.data[body - 1:body]
+    ended = body < len(old.data) or old.terminated
+    if (old.header is not None and ended and body <= len(data) and end in LINE_ENDS
+            and not (end == b"\r" and data[body:body + 1] == NEWLINE) and data[:body] == old.data[:body]):
+        return old.header, body, False
+    return _header(data, old.dialect)
 
 
 def _header(data, dialect):
