@@ -35,11 +35,26 @@ def row_counts(data, dialect=DEFAULT):
 
 @functools.lru_cache(maxsize=4)
 def _row_counts(data, dialect):
-    """The header and the multiset of the rows' reprs of ``data`` (cached: an edit's new content is the next
-    one's old). Rows of one header have their keys in one order, so their reprs are equal exactly when the
-    dicts are; a repr hashes once, which makes a 58,788-row file several times faster to compare."""
+    """The multiset of the rows of ``data`` as row_values, and the header (cached: an edit's new content is the
+    next one's old)."""
     reader = dictreader(data, dialect)
-    return Counter(map(repr, reader)), reader.fieldnames
+    return Counter(map(row_values, reader)), reader.fieldnames
+
+
+def row_values(row):
+    """A DictReader row as a hashable value: the tuple of its values, or its repr if it has extra values (a list
+    under the key None). Rows of one header have the same keys in one order, so two rows of one header are equal
+    exactly when these are; the keys of reported rows are checked apart (check_edit). Three times cheaper than
+    repr, which was most of the time the oracle took on a 58,788-row file."""
+    return tuple(row.values()) if None not in row else repr(row)
+
+
+def checked_values(header, row):
+    """row_values of a reported row of a version with ``header``, once its keys are checked to be the header's
+    names, in order (with the extra values' None last): row_values alone does not look at the keys."""
+    names = list(dict.fromkeys(header or []))
+    assert list(row) in (names, names + [None]), "a row with the keys %r, not the header's %r" % (list(row), names)
+    return row_values(row)
 
 
 def shared_values(old_header, new_header):
@@ -55,10 +70,10 @@ def shared_values(old_header, new_header):
 
 def expected_change(old, new, dialect=DEFAULT):
     """The multiset difference of DictReader rows: (key, new rows, missing rows), the rows as a Counter of
-    ``key(row)``: repr when both versions have the same header, else their shared_values."""
+    ``key(row)``: checked_values when both versions have the same header, else their shared_values."""
     (old_rows, old_header), (new_rows, new_header) = row_counts(old, dialect), row_counts(new, dialect)
     if old_header == new_header:
-        return repr, new_rows - old_rows, old_rows - new_rows
+        return functools.partial(checked_values, old_header), new_rows - old_rows, old_rows - new_rows
     key = shared_values(old_header, new_header)
     old_rows = Counter(map(key, dictreader_rows(old, dialect)))
     new_rows = Counter(map(key, dictreader_rows(new, dialect)))
