@@ -21,8 +21,9 @@ class _Distribution:
     """The part of a pkg_resources Distribution that groundwork's plugin manager reads."""
 
     def __init__(self, distribution):
-        self.key = distribution.metadata["Name"].lower()
-        self.version = distribution.version
+        metadata = distribution.metadata  # parsed at each access: read it once
+        self.key = metadata["Name"].lower()
+        self.version = metadata["Version"]
         self.location = str(distribution.locate_file(""))
 
 
@@ -47,7 +48,7 @@ def _iter_entry_points(group, name=None):
     """
     for entry_point in _entry_points(group):
         if name is None or entry_point.name == name:
-            yield _EntryPoint(entry_point)
+            yield entry_point
 
 
 @functools.lru_cache(maxsize=None)
@@ -56,7 +57,7 @@ def _entry_points(group):
     reading every installed distribution's metadata was a quarter of an App's start in a process that makes
     several (the tests, a program that embeds csv_manager)."""
     # Told by the module path: reading each distribution's metadata costs as much as the import.
-    return tuple(entry_point for entry_point in importlib.metadata.entry_points(group=group)
+    return tuple(_EntryPoint(entry_point) for entry_point in importlib.metadata.entry_points(group=group)
                  if entry_point.module.split(".")[0] != "groundwork")
 
 
