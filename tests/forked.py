@@ -5,10 +5,11 @@ processes, each with its own pid, database connections, locks and signals, but n
 importing SQLAlchemy costs about 0.3 s of CPU per process, and on two cores that was most of the suite's time.
 
 ``ForkedProcess`` is a fork of a multiprocessing forkserver that preloaded csv_manager. It runs the console
-script's entry point (``start_app``) with its own arguments, the caller's environment and working directory, and
-stdout/stderr pipes, and offers the part of ``subprocess.Popen`` the tests use. The forkserver is a fresh,
+script's entry point (``start_app``) with its own arguments, the caller's environment, working directory and
+umask, and stdout/stderr pipes, and offers the part of ``subprocess.Popen`` the tests use. The forkserver is a fresh,
 single-threaded interpreter started once per test worker, so the fork copies no lock held by another thread.
-Tests about the script itself (its start-up, --help, who may read its files) run the installed script.
+Tests about the script itself (its start-up, --help, its signals, what another user may read) run the installed
+script.
 """
 import multiprocessing
 import os
@@ -28,17 +29,26 @@ _CONTEXT.set_forkserver_preload(["csv_manager.applications.csv_manager_app", "sq
                                  "alembic.runtime.environment", "alembic.runtime.migration", "alembic.script"])
 
 
-def _main(args, environ, cwd, stdout, stderr):
-    """The child: become ``csv_manager ARGS`` run from ``cwd`` with ``environ``, writing to the given pipes."""
+def _main(args, environ, cwd, umask, stdout, stderr):
+    """The child: become ``csv_manager ARGS`` run from ``cwd`` with ``environ`` and ``umask``, writing to the
+    given pipes."""
     os.environ.clear()
     os.environ.update(environ)
     os.chdir(cwd)
+    os.umask(umask)
     for connection, fd in ((stdout, 1), (stderr, 2)):
         os.dup2(connection.fileno(), fd)
         connection.close()
     sys.argv = ["csv_manager", *args]
     from csv_manager.applications.csv_manager_app import start_app
     sys.exit(start_app())
+
+
+def _umask():
+    """This process's umask, read from /proc: os.umask can only read it by setting it, which other threads of the
+    test could see."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1], 8) for line in status if line.startswith("Umask:"))
 
 
 class ForkedProcess:
@@ -49,7 +59,7 @@ class ForkedProcess:
         err_read, err_write = os.pipe()
         writers = [Connection(out_write, readable=False), Connection(err_write, readable=False)]
         self._process = _CONTEXT.Process(target=_main, args=([str(arg) for arg in args], dict(os.environ),
-                                                             str(cwd or os.getcwd()), *writers))
+                                                             str(cwd or os.getcwd()), _umask(), *writers))
         self._process.start()
         for writer in writers:
             writer.close()

@@ -159,16 +159,16 @@ def test_one_shot_commands_do_not_open_the_watched_files(cli, store, tmp_path):
 
 def test_the_app_folder_is_created_with_a_debug_log(home, csv_file):
     assert not home.exists()
-    run("csv_watcher_add", csv_file)
+    forked_run("csv_watcher_add", csv_file)
     assert (home / "watcher_db.db").is_file()
     log = (home / "csv_manager.log").read_text()
     assert "DEBUG" in log and "Watcher added for %s" % csv_file in log
 
 
 def test_console_is_quiet_by_default_and_verbose_with_v(home, csv_file):
-    quiet = run("csv_watcher_add", csv_file)
+    quiet = forked_run("csv_watcher_add", csv_file)
     assert quiet.stderr == ""
-    verbose = run("-v", "csv_watcher_list")
+    verbose = forked_run("-v", "csv_watcher_list")
     assert "INFO: Registered 1 watchers" in verbose.stderr
     assert verbose.stdout == "file: %s - interval: 10\n" % csv_file
 

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from conftest import run
+from conftest import forked_run, run
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -27,9 +27,9 @@ def modes(home):
     return {entry.name: stat.S_IMODE(entry.stat().st_mode) for entry in home.iterdir()}
 
 
-def test_everything_the_app_creates_is_its_owners_only(home, csv_file, running, loose_umask):
-    assert run("csv_watcher_add", csv_file, "-i", "1").returncode == 0
-    watcher = running()
+def test_everything_the_app_creates_is_its_owners_only(home, csv_file, forked_running, loose_umask):
+    assert forked_run("csv_watcher_add", csv_file, "-i", "1").returncode == 0
+    watcher = forked_running()
     watcher.expect("watching %s" % csv_file)
     with open(csv_file, "a") as stream:
         stream.write("3,Linus\n")
@@ -43,30 +43,30 @@ def test_everything_the_app_creates_is_its_owners_only(home, csv_file, running, 
 
 
 def test_the_logs_rotated_backups_are_their_owners_only(home, loose_umask):
-    assert run("csv_watcher_list").returncode == 0
+    assert forked_run("csv_watcher_list").returncode == 0
     with open(home / "csv_manager.log", "a") as log:
         log.write("an old line\n" * (1024 * 1024 // 12 + 1))
-    assert run("csv_watcher_list").returncode == 0
+    assert forked_run("csv_watcher_list").returncode == 0
     assert (home / "csv_manager.log.1").read_text().endswith("an old line\n")
     assert {name: mode for name, mode in modes(home).items() if name.startswith("csv_manager.log")} == {
         "csv_manager.log": 0o600, "csv_manager.log.1": 0o600}
 
 
 def test_a_home_an_earlier_version_left_open_is_tightened_once(home, csv_file, loose_umask):
-    assert run("csv_watcher_add", csv_file).returncode == 0
+    assert forked_run("csv_watcher_add", csv_file).returncode == 0
     os.chmod(home, 0o755)
     for name in ("watcher_db.db", "csv_manager.log"):
         os.chmod(home / name, 0o644)
     (home / "notes.txt").write_text("the user's own file")
     os.chmod(home / "notes.txt", 0o644)
 
-    first = run("csv_watcher_list")
+    first = forked_run("csv_watcher_list")
     assert first.returncode == 0
     assert first.stderr == ("WARNING: Made %s private: 3 of its entries were readable or writable by others, now "
                             "only by their owner\n" % home)
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
     assert modes(home) == {"watcher_db.db": 0o600, "csv_manager.log": 0o600, "notes.txt": 0o644}
-    assert run("csv_watcher_list").stderr == ""
+    assert forked_run("csv_watcher_list").stderr == ""
 
 
 @pytest.fixture

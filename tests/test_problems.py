@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import forked_run, run
+from conftest import forked_run
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.timeout(120)
 def test_a_log_that_cannot_be_opened_is_said_once_and_the_command_goes_on(home, csv_file):
     home.mkdir(mode=0o700)
     (home / "csv_manager.log").mkdir(mode=0o700)
-    result = run("-v", "csv_watcher_add", csv_file)
+    result = forked_run("-v", "csv_watcher_add", csv_file)
     assert result.returncode == 0
     assert result.stdout == "Added watcher for %s (every 10 s)\n" % csv_file
     assert [line for line in result.stderr.splitlines() if "Cannot write the log" in line] == [
@@ -48,13 +48,13 @@ def full_home(tmp_path, monkeypatch):
 
 
 def test_a_log_on_a_full_disk_is_said_once_and_the_command_goes_on(full_home, csv_file):
-    result = run("-v", "csv_watcher_add", csv_file)
+    result = forked_run("-v", "csv_watcher_add", csv_file)
     assert result.returncode == 0, result.stderr
     assert [line for line in result.stderr.splitlines() if "Cannot write the log" in line] == [
         "WARNING: Cannot write the log %s (No space left on device); going on without it"
         % (full_home / "csv_manager.log")]
     assert "Traceback" not in result.stderr
-    assert run("csv_watcher_list").stdout == "file: %s - interval: 10\n" % csv_file
+    assert forked_run("csv_watcher_list").stdout == "file: %s - interval: 10\n" % csv_file
 
 
 @pytest.mark.parametrize("url, reason", [
@@ -76,7 +76,7 @@ def test_a_database_url_that_cannot_work_says_why_without_the_password(home, mon
 def test_an_application_folder_with_a_control_character_is_refused(tmp_path, monkeypatch):
     home = tmp_path / "line\nbreak"
     monkeypatch.setenv("CSV_MANAGER_HOME", str(home))
-    result = run("csv_watcher_list")
+    result = forked_run("csv_watcher_list")
     assert result.returncode == 1
     assert result.stderr == ("Error: The application folder %r (CSV_MANAGER_HOME) contains a control character "
                              "(such as a newline); choose another.\n" % str(home))
