@@ -1,7 +1,11 @@
-"""--help, --version and every COMMAND --help have no side effects: no folder, no database, no log line."""
+"""--help, --version and every COMMAND --help have no side effects: no folder, no database, no log line.
+
+The top-level ones run the installed script, so that an import with side effects would show; each COMMAND --help
+then runs forked (see forked.py), as it imports nothing more.
+"""
 import pytest
 
-from conftest import run
+from conftest import forked_run, run
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -9,15 +13,16 @@ COMMANDS = ["csv_watcher_add", "csv_watcher_list", "csv_watcher_delete", "csv_wa
             "csv_history"]
 
 
-HELP_ARGUMENTS = [["--help"], ["--version"], ["-v", "--help"]] + [[command, "--help"] for command in COMMANDS]
+HELP_ARGUMENTS = [(["--help"], run), (["--version"], run), (["-v", "--help"], run)] + [
+    ([command, "--help"], forked_run) for command in COMMANDS]
 
 
-@pytest.mark.parametrize("args", HELP_ARGUMENTS, ids=" ".join)
-def test_help_and_version_leave_no_trace(tmp_path, monkeypatch, args):
+@pytest.mark.parametrize("args, launch", HELP_ARGUMENTS, ids=[" ".join(args) for args, _ in HELP_ARGUMENTS])
+def test_help_and_version_leave_no_trace(tmp_path, monkeypatch, args, launch):
     home, cwd = tmp_path / "home", tmp_path / "cwd"
     cwd.mkdir()
     monkeypatch.setenv("CSV_MANAGER_HOME", str(home))
-    result = run(*args, cwd=cwd)
+    result = launch(*args, cwd=cwd)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("csv_manager, version" if "--version" in args else "Usage: csv_manager")
     assert not home.exists()
