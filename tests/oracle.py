@@ -28,6 +28,11 @@ def dictreader_rows(data, dialect=DEFAULT):
     return list(dictreader(data, dialect))
 
 
+def row_count(data, dialect=DEFAULT):
+    """How many rows csv.DictReader reads from ``data`` (from row_counts' cache)."""
+    return sum(row_counts(data, dialect)[0].values())
+
+
 def row_counts(data, dialect=DEFAULT):
     """_row_counts, whose cache sees the dialect given or not as one key."""
     return _row_counts(data, dialect)
@@ -227,5 +232,5 @@ def check_edit(watched, path, old, new, writer, notified=False):
     else:
         assert (new_rows, missing_rows) == (expected_new, expected_missing), (
             "%s of %r to %r reported new %r and missing %r" % (writer.__name__, old, new, new_rows, missing_rows))
-    assert watched.watcher.rows == sum(row_counts(new)[0].values())
+    assert watched.watcher.rows == row_count(new)
     assert watched.content == new
