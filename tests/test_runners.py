@@ -174,7 +174,7 @@ def test_three_runners_report_and_record_every_row_exactly_once_through_a_kill_a
     wait_until(settled(runners, 30), 30, "30 watchers shared by 3 runners")
     assert_listing_agrees(cli, runners)
     with Appender(files) as appender:
-        wait_until(lambda: len(appender.written) >= 300, 30, "300 rows written")
+        wait_until(lambda: len(appender.written) >= 150, 30, "150 rows written")
         killed = runners[0]
         owned_by_killed = {watcher["csv_file"] for watcher in listing(cli)
                            if watcher["owner"] and watcher["owner"]["pid"] == killed.process.pid}
@@ -185,7 +185,7 @@ def test_three_runners_report_and_record_every_row_exactly_once_through_a_kill_a
             runners[1].expect("Stopped", stream="stderr")
         took = wait_until(settled(runners[1:], 30), 30, "the orphaned watchers owned again", started=orphaned)
         after = len(appender.written)
-        wait_until(lambda: len(appender.written) >= after + 300, 30, "300 more rows written to the new owners")
+        wait_until(lambda: len(appender.written) >= after + 150, 30, "150 more rows written to the new owners")
     unseen = wait_reported(runners, appender.written)
     for runner in runners[1:]:
         assert runner.finish() == 0
