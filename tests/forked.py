@@ -83,8 +83,13 @@ class ForkedProcess:
         return self.returncode
 
     def send_signal(self, signum):
+        """As Popen.send_signal: nothing if the child is known to have ended, and a child that ended before the
+        forkserver reported it (its pid is gone) is no error either."""
         if self.returncode is None:
-            os.kill(self.pid, signum)
+            try:
+                os.kill(self.pid, signum)
+            except ProcessLookupError:
+                pass
 
     def kill(self):
         self.send_signal(signal.SIGKILL)
