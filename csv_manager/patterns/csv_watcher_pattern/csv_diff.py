@@ -40,6 +40,8 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
+from csv_manager.patterns.csv_watcher_pattern.gc_pause import gc_paused
+
 #: Bytes decoded and handed to csv.reader at a time (rounded up to the end of a line).
 CHUNK = 1 << 16
 #: Bytes of plain text (see _plain) counted at a time by read().
@@ -255,6 +257,7 @@ def read(data, dialect=DEFAULT):
     return Version(data, header, body, side.count, side.terminated, side.checkpoints, dialect)
 
 
+@gc_paused()
 def diff(old, data):
     """Compare the Version ``old`` with the bytes ``data``, read in the same dialect; returns (Change, Version
     of ``data``).

@@ -15,6 +15,8 @@ import itertools
 import operator
 from dataclasses import dataclass
 
+from csv_manager.patterns.csv_watcher_pattern.gc_pause import gc_paused
+
 #: Why rows were left unmatched (see :class:`Unmatched`).
 MISSING_COLUMNS = "missing columns"
 REPEATED_KEY = "repeated key"
@@ -29,6 +31,7 @@ class Unmatched:
     detail: object
 
 
+@gc_paused()
 def match_keys(change, key, old_header, new_header):
     """Move the rows of ``change`` that ``key`` matches from its new and missing rows into its changed rows, in
     the new rows' order. Returns the Unmatched reasons found (an empty list when every row could be matched)."""
