@@ -95,6 +95,18 @@ def test_with_a_new_column_a_changed_shared_value_is_still_a_row_change():
     assert change.missing_rows == [{"id": "2", "price": "3.00"}]
 
 
+def test_with_a_column_added_in_front_a_changed_shared_value_is_still_a_row_change():
+    change = check(b"id,price\n1,2.00\n2,3.00\n", b"sku,id,price\nA,1,2.00\nB,2,9.00\n")
+    assert change.new_rows == [{"sku": "B", "id": "2", "price": "9.00"}]
+    assert change.missing_rows == [{"id": "2", "price": "3.00"}]
+
+
+def test_with_two_columns_added_at_the_end_only_changed_shared_values_are_row_changes():
+    change = check(b"id,price\n1,2.00\n2,3.00\n2,3.00\n", b"id,price,a,b\n2,3.00,x,y\n1,2.00,,\n1,2.00,,\n")
+    assert change.new_rows == [{"id": "1", "price": "2.00", "a": "", "b": ""}]
+    assert change.missing_rows == [{"id": "2", "price": "3.00"}]
+
+
 def test_reordered_columns_with_their_values_change_no_row():
     change = check(b"a,b\n1,2\n", b"b,a\n2,1\n")
     assert (change.new_rows, change.missing_rows) == ([], [])

@@ -614,6 +614,8 @@ def _difference(old_items, new_items, old_keys=None, new_keys=None):
     new_keys = new_items if new_keys is None else new_keys
     old_set, new_set = set(old_keys), set(new_keys)
     if len(old_set) == len(old_keys) and len(new_set) == len(new_keys):
+        if old_set == new_set:  # rows only reordered, or a column added: nothing to pick out
+            return [], []
         appeared, vanished = new_set - old_set, old_set - new_set
         return ([item for key, item in zip(new_keys, new_items) if key in appeared],
                 [item for key, item in zip(old_keys, old_items) if key in vanished])
@@ -660,6 +662,13 @@ def _plain_keys(lines, header, shared, delimiter):
         return lines
     if not shared:
         return [""] * len(lines)
+    others = len(header) - len(shared)
+    if len(set(header)) == len(header) and shared in (header[:len(shared)], header[others:]):
+        # The shared columns come first (columns added at the end) or last: the key is the line without the
+        # other fields, cut off by one C split per line instead of split, pick and join.
+        first = shared == header[:len(shared)]
+        pieces = map(str.rsplit if first else str.split, lines, repeat, itertools.repeat(others))
+        return list(map(operator.itemgetter(0 if first else -1), pieces))
     positions = {name: index for index, name in enumerate(header)}  # the last of a repeated name, as a dict
     picked = map(operator.itemgetter(*[positions[name] for name in shared]), map(str.split, lines, repeat))
     return list(picked) if len(shared) == 1 else list(map(delimiter.join, picked))
