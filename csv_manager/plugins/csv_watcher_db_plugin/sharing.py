@@ -32,12 +32,16 @@ class Share:
         self._say = say
         self.locks = None
         self.leases = {}
+        self._stopping = {}
 
     def owns(self, csv_file):
         return csv_file in self.leases
 
     def lease(self, csv_file):
-        return self.leases.get(csv_file)
+        """The lease what the watcher of ``csv_file`` sends is recorded under. A watcher has its lease from
+        before it starts until it has stopped, stopping included: without one its writes would go unfenced, and
+        a runner that had just lost its locks could record a change that the next owner records again."""
+        return self.leases.get(csv_file) or self._stopping.get(csv_file)
 
     def forget(self, csv_file):
         """The watcher of ``csv_file`` was stopped (deleted, or changed and registered again): release its lease,
@@ -76,9 +80,9 @@ class Share:
             return False
         if self.locks.check():
             return True
-        lost, self.leases = list(self.leases), {}
+        lost, self.leases = self.leases, {}
         for csv_file in lost:
-            self._stop(csv_file)
+            self._stop_with(csv_file, lost[csv_file])
         if lost:
             self._say("Stopped %s: the database session that proved this runner owns them is gone; "
                       "they go to whichever runner claims them first" % _watchers(len(lost)))
@@ -99,21 +103,32 @@ class Share:
         files = {watcher_id: csv_file for csv_file, watcher_id in stored.items()}
         leases = self.locks.claim(free, wanted)
         for taken, lease in enumerate(leases):
+            csv_file = files[lease.watcher_id]
+            self.leases[csv_file] = lease
             try:
-                self._start(files[lease.watcher_id])
+                self._start(csv_file)
             except Exception:
+                del self.leases[csv_file]
                 for unused in leases[taken:]:
                     unused.release()
                 raise
-            self.leases[files[lease.watcher_id]] = lease
         if leases:
             self._say("Took %s (%s)" % (_watchers(len(leases)), _sharing(runners, len(stored))))
 
     def _give_up(self, csv_files):
         for csv_file in csv_files:
             lease = self.leases.pop(csv_file)
-            self._stop(csv_file)
+            self._stop_with(csv_file, lease)
             self._release(lease)
+
+    def _stop_with(self, csv_file, lease):
+        """Stop the watcher of ``csv_file``, which this runner no longer owns, with ``lease`` still what it sends
+        is recorded under (see :meth:`lease`): a lost lease drops its writes, a handed-over one keeps them."""
+        self._stopping[csv_file] = lease
+        try:
+            self._stop(csv_file)
+        finally:
+            del self._stopping[csv_file]
 
 
 def _watchers(count):

@@ -1,0 +1,61 @@
+"""A runner's share (sharing.py) on real fcntl locks: every watcher has its lease for as long as it can send
+anything, from before it starts until it has stopped. A watcher without one was recorded unfenced, and a runner
+that had just lost its database session recorded a change that the next owner recorded again (seen once in the
+three-runner test on PostgreSQL)."""
+import pytest
+
+from csv_manager.plugins.csv_watcher_db_plugin.sharing import Share
+from csv_manager.runner_locks import FileLocks
+
+pytestmark = pytest.mark.timeout(30)
+
+STORED = {"/data/a.csv": 1, "/data/b.csv": 2}
+
+
+class Runner:
+    """A Share whose start and stop callbacks note the lease the watcher would send under at that moment."""
+
+    def __init__(self, path):
+        self.started, self.seen_at_start, self.seen_at_stop, self.released = set(), {}, {}, []
+        self.share = Share(lambda: FileLocks(None, str(path)), start=self.start, started=self.started.__contains__,
+                           stop=self.stop, release=self.released.append, say=lambda message: None)
+
+    def start(self, csv_file):
+        self.seen_at_start[csv_file] = self.share.lease(csv_file)
+        self.started.add(csv_file)
+
+    def stop(self, csv_file):
+        self.seen_at_stop[csv_file] = (self.share.lease(csv_file), self.share.owns(csv_file))
+        self.started.discard(csv_file)
+
+
+@pytest.fixture
+def runner(tmp_path):
+    runner = Runner(tmp_path / "history.db-runners")
+    yield runner
+    runner.share.close()
+
+
+def test_a_watcher_has_its_lease_before_it_starts(runner):
+    runner.share.balance(STORED)
+    assert set(runner.seen_at_start) == set(STORED)
+    for csv_file, lease in runner.seen_at_start.items():
+        assert lease is not None and lease is runner.share.lease(csv_file) and lease.held
+
+
+def test_watchers_stopped_for_lost_locks_send_under_their_lost_lease(runner):
+    runner.share.balance(STORED)
+    leases = dict(runner.share.leases)
+    runner.share.locks.lost = True
+    assert not runner.share.check()
+    assert runner.seen_at_stop == {csv_file: (lease, False) for csv_file, lease in leases.items()}
+    assert not any(lease.held for lease in leases.values())
+    assert [runner.share.lease(csv_file) for csv_file in STORED] == [None, None]
+
+
+def test_a_watcher_handed_over_sends_under_its_lease_until_stopped(runner):
+    runner.share.balance(STORED)
+    lease = runner.share.lease("/data/b.csv")
+    runner.share.balance({"/data/a.csv": 1})
+    assert runner.seen_at_stop == {"/data/b.csv": (lease, False)}
+    assert runner.released == [lease] and runner.share.lease("/data/b.csv") is None
