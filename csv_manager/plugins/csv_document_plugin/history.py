@@ -349,8 +349,8 @@ class History:
             with self._writing(lease) as session:
                 recorded = write(session)
         except LeaseLost:
+            # Not a sign that the database works again: a lost lease is found out without touching it.
             self.log.debug("Dropped a write: this runner no longer owns the watcher it was for")
-            self._outage.succeeded("history")
             return True
         except Exception as error:
             self._problem = str(getattr(error, "message", error))
