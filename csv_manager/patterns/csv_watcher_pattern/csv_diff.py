@@ -663,10 +663,10 @@ def _plain_keys(lines, header, shared, delimiter):
     if not shared:
         return [""] * len(lines)
     others = len(header) - len(shared)
-    if len(set(header)) == len(header) and shared in (header[:len(shared)], header[others:]):
+    first = shared == header[:len(shared)]
+    if len(set(header)) == len(header) and (first or shared == header[others:]):
         # The shared columns come first (columns added at the end) or last: the key is the line without the
         # other fields, cut off by one C split per line instead of split, pick and join.
-        first = shared == header[:len(shared)]
         pieces = map(str.rsplit if first else str.split, lines, repeat, itertools.repeat(others))
         return list(map(operator.itemgetter(0 if first else -1), pieces))
     positions = {name: index for index, name in enumerate(header)}  # the last of a repeated name, as a dict
