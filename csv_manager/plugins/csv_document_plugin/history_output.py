@@ -69,7 +69,7 @@ def print_versions(csv_file, versions, as_json):
             continue
         click.echo("version %d at %s: %d rows" % (version["number"], seen_at, version["rows"]))
         for text, _ in events:
-            click.echo(text)
+            click.echo("".join(text))
 
 
 def check_history_options(versions, show, diff_wanted, prune):
@@ -112,7 +112,7 @@ def print_diff(history, csv_file, versions, key, dialect, as_json):
             click.echo(json.dumps(dict({"csv_file": csv_file}, **fields, **{"from": first, "to": second}),
                                   ensure_ascii=False))
         else:
-            click.echo(text)
+            click.echo("".join(text))
     if not change:
         click.echo("No rows differ between version %d and %s of %s." % (
             first, "the newest recorded content" if second is None else "version %d" % second, csv_file), err=True)

@@ -7,11 +7,15 @@ event's own fields (see EVENTS). ``change`` repeats ``event`` on row lines for c
 With ``timestamps`` text lines begin with the same time. Watchers report from their own threads, so writing is
 serialised by a lock and a line is never split.
 """
+import itertools
 import json
 import sys
 import threading
 
 from csv_manager.database import utc_now
+
+#: Characters of a line written at a time: a row with a 100 MB field is not copied again as one encoded line.
+PIECE = 1 << 20
 
 #: Each event's text form and its JSON fields besides ``at``, ``csv_file`` and ``event``. README.rst lists the
 #: same events; tests/test_events.py checks every line against it.
@@ -44,12 +48,12 @@ class Reporter:
 
     def started(self, plugin, csv_file, rows, interval, **kwargs):
         """``watching PATH (N rows, every S s)``, once the watcher's first read is recorded."""
-        self._print(utc_now(), csv_file, [("watching %s (%d rows, every %d s)" % (csv_file, rows, interval),
+        self._print(utc_now(), csv_file, [(["watching %s (%d rows, every %d s)" % (csv_file, rows, interval)],
                                            {"event": "watching", "rows": rows, "interval": interval})])
 
     def change(self, plugin, **record):
         """The events of a recorded version (the ``csv_history_recorded`` signal's arguments)."""
-        self._print(record["seen_at"], record["csv_file"], list(record_events(record)))
+        self._print(record["seen_at"], record["csv_file"], record_events(record))
 
     def watchers(self, added, removed, changed):
         """Watchers added and removed (``{csv_file: interval}``) and intervals changed (``{csv_file: (previous,
@@ -65,40 +69,73 @@ class Reporter:
                            {"event": "watcher_interval_changed", "interval": interval, "previous": previous}))
         moment = utc_now()
         for csv_file, text, fields in events:
-            self._print(moment, csv_file, [(text, fields)])
+            self._print(moment, csv_file, [([text], fields)])
 
     def _print(self, moment, csv_file, events):
+        """Write the lines of ``events`` (text, JSON fields) together, made one at a time: a version's lines
+        are never interleaved with another's, and only one of them is held at once."""
         at = _at(moment)
-        if self.as_json:
-            lines = [json.dumps(dict({"at": at, "csv_file": csv_file}, **fields), ensure_ascii=False)
-                     for _, fields in events]
-        else:
-            lines = [("%s %s" % (at, text)) if self.timestamps else text for text, _ in events]
         with self._lock:
             try:
-                sys.stdout.write("".join(line + "\n" for line in lines))
+                for text, fields in events:
+                    if self.as_json:
+                        text = [json.dumps(dict({"at": at, "csv_file": csv_file}, **fields), ensure_ascii=False)]
+                    elif self.timestamps:
+                        text = itertools.chain([at, " "], text)
+                    _write_line(text)
                 sys.stdout.flush()
             except BrokenPipeError:
                 self._on_broken_pipe()
 
 
+def _write_line(pieces):
+    """Write the str ``pieces`` and a line end to stdout, a long piece PIECE characters at a time."""
+    for piece in pieces:
+        for start in range(0, len(piece), PIECE):
+            sys.stdout.write(piece[start:start + PIECE])
+    sys.stdout.write("\n")
+
+
 def record_events(record):
     """(text, JSON fields) of each event of a recorded version (the arguments of ``csv_history_recorded``): the
-    file's state, then a column change, then one per new, missing and changed row."""
+    file's state, then a column change, then one per new, missing and changed row.
+
+    A text is an iterable of str pieces (``"".join`` them for the line), made as it is read: a row's text is as
+    long as the row, so a row with a 100 MB field is never copied whole into its line, and JSON output never
+    makes it."""
     csv_file, event = record["csv_file"], record["event"]
     if event == "file_back":
-        yield "%s is back (%d rows)" % (csv_file, record["rows"]), {"event": event, "rows": record["rows"]}
+        yield ["%s is back (%d rows)" % (csv_file, record["rows"])], {"event": event, "rows": record["rows"]}
     elif event.startswith("file_"):
-        yield "%s %s" % (csv_file, record["reason"]), {"event": event, "reason": record["reason"]}
+        yield ["%s %s" % (csv_file, record["reason"])], {"event": event, "reason": record["reason"]}
     columns = record["columns"]
     if columns is not None:
-        yield "%s columns %s" % (csv_file, describe_columns(columns)), dict({"event": "columns"}, **columns)
+        yield ["%s columns %s" % (csv_file, describe_columns(columns))], dict({"event": "columns"}, **columns)
     for change, words in (("new", "has new row"), ("missing", "is missing row")):
         for row in record[change + "_rows"]:
-            yield "%s %s: %s" % (csv_file, words, row), {"event": change, "change": change, "row": row}
+            yield _row_text("%s %s: " % (csv_file, words), row), {"event": change, "change": change, "row": row}
     for row in record["changed_rows"]:
-        yield ("%s has changed row %s: %s" % (csv_file, describe_key(row["key"]), describe_changes(row["changes"])),
+        yield (_changes_text("%s has changed row %s: " % (csv_file, describe_key(row["key"])), row["changes"]),
                dict({"event": "changed", "change": "changed"}, **row))
+
+
+def _row_text(prefix, row):
+    """``prefix`` and ``repr(row)``, the repr a key and a value at a time."""
+    yield prefix + "{"
+    for index, (name, value) in enumerate(row.items()):
+        yield "%s%r: " % (", " if index else "", name)
+        yield repr(value)
+    yield "}"
+
+
+def _changes_text(prefix, changes):
+    """``prefix`` and ``FIELD 'OLD' -> 'NEW'`` for each of ``changes``, joined by commas."""
+    yield prefix
+    for index, (name, (old, new)) in enumerate(changes.items()):
+        yield "%s%s " % (", " if index else "", name)
+        yield repr(old)
+        yield " -> "
+        yield repr(new)
 
 
 def describe_columns(columns):
@@ -111,10 +148,6 @@ def describe_columns(columns):
 
 def describe_key(key):
     return " ".join("%s=%s" % item for item in key.items())
-
-
-def describe_changes(changes):
-    return ", ".join("%s %r -> %r" % (name, old, new) for name, (old, new) in changes.items())
 
 
 def _at(moment):
