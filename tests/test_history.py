@@ -12,6 +12,7 @@ from conftest import append
 from csv_manager.applications import CsvManagerApp
 from csv_manager.database import WAL_SIZE_LIMIT
 from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff, read
+from csv_manager.plugins.csv_document_plugin import history as history_module
 from csv_manager.plugins.csv_document_plugin.history import History
 
 pytestmark = pytest.mark.timeout(180)
@@ -122,6 +123,7 @@ def record(history, csv_file, old, new):
     change, _ = diff(read(old), new)
     history.record_change(csv_file, change.new_rows, change.missing_rows, change.changed_rows, None, change.rows,
                           change.patch, new)
+    return change
 
 
 def test_an_append_to_a_large_file_stores_the_appended_rows_not_a_copy(history):
@@ -139,6 +141,20 @@ def test_an_append_to_a_large_file_stores_the_appended_rows_not_a_copy(history):
     assert patch_bytes < 200
     assert snapshot_version == 0, "the snapshot must not be rewritten for a small change"
     assert history.last_content("/data/big.csv") == new
+
+
+def test_rows_inserted_in_many_batches_are_all_recorded_in_order(history, monkeypatch):
+    monkeypatch.setattr(history_module, "ROWS_BATCH_CHARS", 100)
+    old = b"id,name\n" + b"".join(b"%d,name %d\n" % (number, number) for number in range(100))
+    new = old.replace(b"0,name", b"0,renamed") + b"".join(b"x%d,new\n" % number for number in range(40))
+    history.record_baseline("/data/batches.csv", 100, old)
+    change = record(history, "/data/batches.csv", old, new)
+    history.stop()
+    with history.db.engine.connect() as connection:
+        stored = connection.exec_driver_sql("SELECT change, row FROM csv_history_rows ORDER BY id").all()
+    assert [(change_kind, json.loads(row)) for change_kind, row in stored] == (
+        [("new", row) for row in change.new_rows] + [("missing", row) for row in change.missing_rows])
+    assert len(change.new_rows) == 50 and len(change.missing_rows) == 10
 
 
 def test_the_snapshot_is_rewritten_once_patches_outweigh_it_and_content_stays_exact(history):

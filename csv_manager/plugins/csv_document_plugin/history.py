@@ -31,6 +31,9 @@ from csv_manager.patterns.csv_watcher_pattern.csv_diff import Patch
 from csv_manager.runner_locks import LeaseLost, locks_for
 
 RETRY_SECONDS = 1
+#: JSON characters of rows inserted at a time: a version's rows are never all held as JSON at once (with a
+#: 100 MB field, each copy counts).
+ROWS_BATCH_CHARS = 1 << 20
 #: How long a watcher about to start waits for the writes still queued for its file (see wait_until_recorded).
 WAIT_SECONDS = 10
 #: How long stop() waits for queued changes to be recorded before giving up on them (and saying so).
@@ -441,8 +444,17 @@ class History:
         entries = (("columns", [] if record["columns"] is None else [record["columns"]]),
                    ("new", record["new_rows"]), ("missing", record["missing_rows"]),
                    ("changed", record["changed_rows"]))
-        session.add_all([self.Row(version_id=version.id, change=change, row=json.dumps(row, ensure_ascii=False))
-                         for change, rows in entries for row in rows])
+        batch, size = [], 0
+        for change, rows in entries:
+            for row in rows:
+                text = json.dumps(row, ensure_ascii=False)
+                batch.append({"version_id": version.id, "change": change, "row": text})
+                size += len(text)
+                if size >= ROWS_BATCH_CHARS:
+                    session.execute(insert(self.Row), batch)
+                    batch, size = [], 0
+        if batch:
+            session.execute(insert(self.Row), batch)
         return version
 
     def _set_snapshot(self, session, history, content, rows, version_id):
