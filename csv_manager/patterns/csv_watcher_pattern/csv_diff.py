@@ -396,11 +396,16 @@ def _parse(records, dialect):
     line end outside quotes (or is the last of its file, and then last here too), so one reader over them
     joined by line ends reads each as it was read in its file."""
     joined = NEWLINE.join(records)
+    plain = _plain(joined, 0, len(joined))
     text = dialect.decode(joined, False)
-    if _plain(joined, 0, len(joined)):
+    # Each copy of the changed records is dropped as soon as the next is made: with a 100 MB field, each counts.
+    del joined
+    if plain:
         # Without quotes, CRs and NULs csv.reader reads a line as its text split at the delimiter; map() splits
         # them all in C.
-        return list(map(str.split, filter(None, text.split("\n")), itertools.repeat(dialect.delimiter)))
+        lines = text.split("\n")
+        del text
+        return list(map(str.split, filter(None, lines), itertools.repeat(dialect.delimiter)))
     return [row for row in dialect.reader(io.StringIO(text, newline="")) if row]
 
 
