@@ -367,3 +367,17 @@ def test_a_header_that_looks_semicolon_separated_is_warned_once_naming_the_optio
     recorder.settle(watcher)
     assert warnings_of(caplog) == ["%s looks ;-separated: its header is one column, 'id;v'; to read its columns: "
                                    "csv_manager csv_watcher_update %s --delimiter ';'" % (path, path)]
+
+
+@pytest.mark.parametrize("known", [b"", b"ab", b"abcdefg", b"abcdefgh"])
+def test_a_read_gives_the_files_bytes_and_the_known_version_itself_when_unchanged(tmp_path, monkeypatch, known):
+    monkeypatch.setattr(watcher_module, "READ_BLOCK", 3)
+    path = tmp_path / "f.csv"
+    edits = {known, known + b"z", known[:-1]}
+    edits.update(known[:at] + b"z" + known[at + 1:] for at in range(len(known)))
+    for new in edits:
+        path.write_bytes(new)
+        with open(path, "rb") as stream:
+            read = watcher_module._read(stream, known)
+        assert read == new
+        assert (read is known) == (new == known), "an unchanged file must not be held twice"

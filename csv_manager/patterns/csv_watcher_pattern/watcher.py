@@ -45,6 +45,8 @@ JOIN_TIMEOUT_SECONDS = 5
 QUIET_SECONDS = 2.0
 #: After a write notification, how long to wait for more before looking (a close does not wait).
 SETTLE_SECONDS = 0.05
+#: Bytes read at a time while a file may still equal its last version.
+READ_BLOCK = 1 << 20
 MISSING = "missing"
 
 
@@ -218,7 +220,7 @@ class CsvWatcher:
         self._recheck = status.st_ctime_ns > time.time_ns() - RACY_SECONDS * 10 ** 9
         try:
             with open(self.csv_file, "rb") as csv_stream:
-                data = csv_stream.read()
+                data = _read(csv_stream, None if self._version is None else self._version.data)
         except OSError as error:
             self._recheck = True
             return self._problem_state(("read", error.errno), None, now,
@@ -350,6 +352,22 @@ def _key(status):
     """What identifies a version of a file without reading it. ctime is in it because a rewrite that restores
     the old mtime (``cp -p``, ``touch -r``, sync tools) cannot restore the ctime."""
     return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns
+
+
+def _read(stream, known):
+    """All bytes of ``stream``; ``known`` itself when they are equal to it. A file of the same size is compared
+    a READ_BLOCK at a time, so a re-read of an unchanged file (see RACY_SECONDS) holds no second copy of it, and
+    a changed one is read once: its equal start is taken from ``known``."""
+    if known is None or os.fstat(stream.fileno()).st_size != len(known):
+        return stream.read()
+    offset = 0
+    while offset < len(known):
+        block = stream.read(READ_BLOCK)
+        if block != known[offset:offset + len(block)] or not block:
+            return b"".join([memoryview(known)[:offset], block, stream.read()])
+        offset += len(block)
+    rest = stream.read()
+    return known + rest if rest else known
 
 
 def _stat_key(path):
