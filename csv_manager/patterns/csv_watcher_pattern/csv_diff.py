@@ -54,6 +54,9 @@ NEWLINE = b"\n"
 LINE_ENDS = (NEWLINE, b"\r")
 #: The bytes whose meaning the diff reads before decoding; an encoding must write them as themselves.
 STRUCTURE = '"\r\n\0'
+#: The names of UTF-8 (the second, a transcoded file's): its decoding is one-to-one, so different bytes are
+#: different text.
+UTF8 = ("utf-8", "utf_8")
 
 
 @dataclass(frozen=True)
@@ -331,18 +334,22 @@ def _diff_plain(old, data, new_body, old_start, new_start, distance, checkpoints
     version = Version(data, old.header, new_body, old.rows - _count(old_records) + _count(new_records),
                       terminated, _shifted(old, data, _line_checkpoints(data, checkpoints, new_end), old_end),
                       old.dialect)
-    new_rows, missing_rows = _changed_rows(old.header, old_records, new_records, old.dialect)
+    new_rows, missing_rows = _changed_rows(old.header, old_records, new_records, old.dialect, plain=True)
     return Change(new_rows, missing_rows, version.rows, patch), version
 
 
-def _changed_rows(header, old_records, new_records, dialect):
+def _changed_rows(header, old_records, new_records, dialect, plain=False):
     """The rows only in ``new_records`` and only in ``old_records`` (raw records, both read with ``header``), as
     dicts in file order. The raw bytes are compared first, at C speed; only the records that differ are parsed
-    and compared again, so a row that was merely re-quoted, or got another line end, is no change."""
+    and compared again, so a row that was merely re-quoted, or got another line end, is no change. ``plain``
+    records (lines without quotes, CRs and NULs) need no second comparison when they are UTF-8 and the header's
+    names are unique: then two lines are equal exactly when their rows are."""
     appeared, vanished = _difference(*_unpaired(old_records, new_records))
-    old_rows, new_rows = _parse(vanished, dialect), _parse(appeared, dialect)
-    key = _row_key(header)
-    new_rows, missing_rows = _difference(old_rows, new_rows, list(map(key, old_rows)), list(map(key, new_rows)))
+    missing_rows, new_rows = _parse(vanished, dialect), _parse(appeared, dialect)
+    if not (plain and dialect.encoding in UTF8 and len(set(header)) == len(header)):
+        key = _row_key(header)
+        new_rows, missing_rows = _difference(missing_rows, new_rows, list(map(key, missing_rows)),
+                                             list(map(key, new_rows)))
     return as_dicts(header, new_rows), as_dicts(header, missing_rows)
 
 
@@ -617,6 +624,8 @@ def _difference(old_items, new_items, old_keys=None, new_keys=None):
     keys (lists as long as the items; the items themselves without)."""
     old_keys = old_items if old_keys is None else old_keys
     new_keys = new_items if new_keys is None else new_keys
+    if old_keys == new_keys:  # one C loop, no hashing: a column added to rows that kept their order
+        return [], []
     old_set, new_set = set(old_keys), set(new_keys)
     if len(old_set) == len(old_keys) and len(new_set) == len(new_keys):
         if old_set == new_set:  # rows only reordered, or a column added: nothing to pick out
