@@ -13,6 +13,7 @@ worth a warning even when no row went missing), and so does a key column that is
 """
 import itertools
 import operator
+from collections import Counter
 from dataclasses import dataclass
 
 from csv_manager.patterns.csv_watcher_pattern.gc_pause import gc_paused
@@ -40,33 +41,45 @@ def match_keys(change, key, old_header, new_header):
         return [Unmatched(MISSING_COLUMNS, absent)] if change.new_rows or change.missing_rows else []
     key_of = _key_getter(key)
     new_keys, missing_keys = list(map(key_of, change.new_rows)), list(map(key_of, change.missing_rows))
-    unique_new, unique_missing = _unique(new_keys), _unique(missing_keys)
-    matched = {values: row for values, row in zip(missing_keys, change.missing_rows)
-               if values in unique_missing and values in unique_new}
-    shared = set(old_header)
-    order = {name: index for index, name in enumerate(dict.fromkeys(new_header)) if name in shared}
-    order[None] = len(order)
-    change.changed_rows = [changed_row(key, matched[values], row, order)
+    (unique_new, all_new), (unique_missing, all_missing) = _unique(new_keys), _unique(missing_keys)
+    matched = unique_new & unique_missing
+    missing_by_key = dict(zip(missing_keys, change.missing_rows))  # looked up only for matched keys
+    order = None
+    if old_header != new_header:
+        shared = set(old_header)
+        order = {name: index for index, name in enumerate(dict.fromkeys(new_header)) if name in shared}
+        order[None] = len(order)
+    change.changed_rows = [changed_row(key, missing_by_key[values], row, order)
                            for values, row in zip(new_keys, change.new_rows) if values in matched]
     change.new_rows = [row for values, row in zip(new_keys, change.new_rows) if values not in matched]
     change.missing_rows = [row for values, row in zip(missing_keys, change.missing_rows) if values not in matched]
-    both = set(new_keys).intersection(missing_keys)
+    both = all_new & all_missing
+    if len(unique_new) == len(new_keys) and len(both) == len(matched):
+        return []
     repeated = [values for values in new_keys
                 if values not in unique_new or (values in both and values not in matched)]
-    return [Unmatched(REPEATED_KEY, dict(zip(key, repeated[0])))] if repeated else []
+    return [Unmatched(REPEATED_KEY, dict(zip(key, repeated[0])))]
 
 
 def changed_row(key, old, new, order):
     """The changed row: its key values, each changed field as [old, new] and the new row. ``order`` gives the
-    position of each column compared (those both headers have, and None for extra values)."""
-    columns = list(new)
-    if columns == list(old):  # the same columns in the same order (the header did not change): compare in C
-        names = list(itertools.compress(columns, map(operator.ne, old.values(), new.values())))
+    position of each column compared (those both headers have, and None for extra values), or is None when
+    both rows were read with the same header."""
+    if order is None and len(old) == len(new):
+        # Then both dicts have the header's names in its order (and None last if both have extra values), so
+        # their values pair up in C; a plain loop fills the few changes faster than a comprehension's frame.
+        changes = {}
+        for name in itertools.compress(new, map(operator.ne, old.values(), new.values())):
+            changes[name] = [old[name], new[name]]
     else:
-        names = [name for name in order if old.get(name) != new.get(name)]
-    return {"key": {name: new.get(name) for name in key},
-            "changes": {name: [old.get(name), new.get(name)] for name in names},
-            "row": new}
+        changes = {name: [old.get(name), new.get(name)] for name in order or _names(old, new)
+                   if old.get(name) != new.get(name)}
+    return {"key": {name: new[name] for name in key}, "changes": changes, "row": new}
+
+
+def _names(old, new):
+    """The names of two rows read with the same header, one with extra values (None) and one without."""
+    return dict.fromkeys(itertools.chain(new, old))
 
 
 def _key_getter(key):
@@ -78,8 +91,8 @@ def _key_getter(key):
 
 
 def _unique(keys):
-    """The keys that occur exactly once."""
-    seen, repeated = set(), set()
-    for values in keys:
-        (repeated if values in seen else seen).add(values)
-    return seen - repeated
+    """The set of the keys that occur exactly once, and the set of all of them."""
+    everything = set(keys)
+    if len(everything) == len(keys):
+        return everything, everything
+    return {values for values, count in Counter(keys).items() if count == 1}, everything
