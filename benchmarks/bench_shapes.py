@@ -1,12 +1,13 @@
 """Benchmark of one check for every shape of change, without and with a key, against one csv.reader parse.
 
     pip install csv-diff          # only for the csv-diff column; the app does not need it
-    python benchmarks/bench_shapes.py [--rows 500000] [--repeat 3]
+    python benchmarks/bench_shapes.py [--rows 500000] [--repeat 5]
 
 Each shape edits the same ``--rows``-row file; a check is csv_diff.diff of the previous version with the new
-bytes, plus keys.match_keys for the key ``id``. Times are the best of ``--repeat`` runs; ratios compare with the
-floor measured in the same run (one csv.reader parse of the new file), because absolute times drift. csv-diff's
-``--key id`` (load both files and compare, as its command line does) is measured beside two shapes.
+bytes, plus keys.match_keys for the key ``id``. Times are the best of ``--repeat`` rounds, each of which runs the
+floor (one csv.reader parse of the new file) and both checks in turn; ratios compare with the floor measured in
+the same run, because absolute times drift. csv-diff's ``--key id`` (load both files and compare, as its command
+line does) is measured beside two shapes.
 """
 import argparse
 import csv
@@ -14,6 +15,7 @@ import io
 import os
 import random
 import sys
+import time
 
 from bench_watcher import best  # a sibling script, not a package
 from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff, read
@@ -62,6 +64,18 @@ def check(version, data, key):
     return change
 
 
+def interleaved(functions, repeat):
+    """The best time of each of ``functions`` over ``repeat`` rounds that run each once, in turn: a slow spell of
+    the machine then slows all of them, not only the one measured during it."""
+    times = [[] for _ in functions]
+    for _ in range(repeat):
+        for function, taken in zip(functions, times):
+            started = time.perf_counter()
+            function()
+            taken.append(time.perf_counter() - started)
+    return [min(taken) for taken in times]
+
+
 def csv_diff_key(old, new):
     """What ``csv-diff old.csv new.csv --key id`` does: load both files, keyed, and compare."""
     from csv_diff import compare, load_csv
@@ -71,7 +85,7 @@ def csv_diff_key(old, new):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=500000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     options = parser.parse_args()
     try:
         import csv_diff  # noqa: F401 (only to know whether the column can be measured)
@@ -84,9 +98,8 @@ def main():
     version = read(old)
     table = []
     for name, new in shapes(lines):
-        floor = best(lambda: csv_reader_floor(new), options.repeat)
-        plain = best(lambda: check(version, new, ()), options.repeat)
-        keyed = best(lambda: check(version, new, ("id",)), options.repeat)
+        floor, plain, keyed = interleaved([lambda: csv_reader_floor(new), lambda: check(version, new, ()),
+                                           lambda: check(version, new, ("id",))], options.repeat)
         change = check(version, new, ("id",))
         reported = "%d new, %d missing, %d changed%s" % (
             len(change.new_rows), len(change.missing_rows), len(change.changed_rows),
