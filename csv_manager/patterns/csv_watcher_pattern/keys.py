@@ -49,10 +49,19 @@ def match_keys(change, key, old_header, new_header):
         shared = set(old_header)
         order = {name: index for index, name in enumerate(dict.fromkeys(new_header)) if name in shared}
         order[None] = len(order)
-    change.changed_rows = [changed_row(key, missing_by_key[values], row, order)
-                           for values, row in zip(new_keys, change.new_rows) if values in matched]
-    change.new_rows = [row for values, row in zip(new_keys, change.new_rows) if values not in matched]
-    change.missing_rows = [row for values, row in zip(missing_keys, change.missing_rows) if values not in matched]
+    matched_keys, matched_rows = new_keys, change.new_rows
+    if len(matched) < len(new_keys):
+        pairs = [(values, row) for values, row in zip(new_keys, change.new_rows) if values in matched]
+        matched_keys, matched_rows = [values for values, _ in pairs], [row for _, row in pairs]
+        change.new_rows = [row for values, row in zip(new_keys, change.new_rows) if values not in matched]
+    else:  # every new row is matched (rows edited in place): nothing to pick out
+        change.new_rows = []
+    change.changed_rows = list(map(changed_row, itertools.repeat(key), map(missing_by_key.__getitem__, matched_keys),
+                                   matched_rows, itertools.repeat(order)))
+    if len(matched) < len(missing_keys):
+        change.missing_rows = [row for values, row in zip(missing_keys, change.missing_rows) if values not in matched]
+    else:
+        change.missing_rows = []
     both = all_new & all_missing
     if len(unique_new) == len(new_keys) and len(both) == len(matched):
         return []
