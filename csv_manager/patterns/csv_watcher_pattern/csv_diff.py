@@ -358,9 +358,12 @@ def _unpaired(old, new):
     both lists leaves their multiset difference as it is, and this pass runs at C speed: rows edited in place
     (1 % or 10 % of a file) leave only the edited ones to hash and compare."""
     shared = min(len(old), len(new))
-    differ = list(itertools.compress(range(shared), map(operator.ne, old, new)))
-    if len(differ) == shared:
+    differs = list(map(operator.ne, old, new))
+    if differs.count(True) * 2 > shared:
+        # Most items moved (rows reordered, or shifted by an inserted line): picking out the few in place would
+        # cost more than hashing them with the rest.
         return old, new
+    differ = list(itertools.compress(range(shared), differs))
     return [old[index] for index in differ] + old[shared:], [new[index] for index in differ] + new[shared:]
 
 
