@@ -9,7 +9,7 @@ from csv_manager.runner_locks import FileLocks
 
 pytestmark = pytest.mark.timeout(30)
 
-STORED = {"/data/a.csv": 1, "/data/b.csv": 2}
+STORED = {"/data/a.csv": 1, "/data/b.csv": 2, "/data/c.csv": 3}
 
 
 class Runner:
@@ -17,6 +17,8 @@ class Runner:
 
     def __init__(self, path):
         self.started, self.seen_at_start, self.seen_at_stop, self.released = set(), {}, {}, []
+        #: At each stop, the lease every watcher still running would send under (they run on meanwhile).
+        self.running_at_stops = []
         self.share = Share(lambda: FileLocks(None, str(path)), start=self.start, started=self.started.__contains__,
                            stop=self.stop, release=self.released.append, say=lambda message: None)
 
@@ -26,6 +28,7 @@ class Runner:
 
     def stop(self, csv_file):
         self.seen_at_stop[csv_file] = (self.share.lease(csv_file), self.share.owns(csv_file))
+        self.running_at_stops.append({running: self.share.lease(running) for running in self.started})
         self.started.discard(csv_file)
 
 
@@ -49,13 +52,19 @@ def test_watchers_stopped_for_lost_locks_send_under_their_lost_lease(runner):
     runner.share.locks.lost = True
     assert not runner.share.check()
     assert runner.seen_at_stop == {csv_file: (lease, False) for csv_file, lease in leases.items()}
+    assert runner.running_at_stops == [{running: leases[running] for running in STORED if running not in stopped}
+                                       for stopped in [list(leases)[:count] for count in range(len(leases))]]
     assert not any(lease.held for lease in leases.values())
-    assert [runner.share.lease(csv_file) for csv_file in STORED] == [None, None]
+    assert [runner.share.lease(csv_file) for csv_file in STORED] == [None, None, None]
 
 
 def test_a_watcher_handed_over_sends_under_its_lease_until_stopped(runner):
     runner.share.balance(STORED)
-    lease = runner.share.lease("/data/b.csv")
+    leases = dict(runner.share.leases)
     runner.share.balance({"/data/a.csv": 1})
-    assert runner.seen_at_stop == {"/data/b.csv": (lease, False)}
-    assert runner.released == [lease] and runner.share.lease("/data/b.csv") is None
+    assert runner.seen_at_stop == {"/data/b.csv": (leases["/data/b.csv"], False),
+                                   "/data/c.csv": (leases["/data/c.csv"], False)}
+    assert runner.running_at_stops == [leases, {"/data/a.csv": leases["/data/a.csv"],
+                                                "/data/c.csv": leases["/data/c.csv"]}]
+    assert runner.released == [leases["/data/b.csv"], leases["/data/c.csv"]]
+    assert runner.share.lease("/data/b.csv") is None and runner.share.lease("/data/c.csv") is None

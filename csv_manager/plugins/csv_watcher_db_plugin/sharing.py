@@ -80,7 +80,11 @@ class Share:
             return False
         if self.locks.check():
             return True
-        lost, self.leases = self.leases, {}
+        # Every lost lease is "stopping" before any watcher is stopped: the others run on meanwhile, and one
+        # that sent with no lease at all would be recorded unfenced.
+        lost = self.leases
+        self._stopping.update(lost)
+        self.leases = {}
         for csv_file in lost:
             self._stop_with(csv_file, lost[csv_file])
         if lost:
@@ -117,7 +121,8 @@ class Share:
 
     def _give_up(self, csv_files):
         for csv_file in csv_files:
-            lease = self.leases.pop(csv_file)
+            lease = self._stopping[csv_file] = self.leases[csv_file]  # stopping before it is no longer owned
+            del self.leases[csv_file]
             self._stop_with(csv_file, lease)
             self._release(lease)
 
