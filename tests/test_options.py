@@ -6,6 +6,8 @@ import os
 import pytest
 
 from conftest import append, forked_run
+from csv_manager.applications import CsvManagerApp
+from csv_manager.patterns.csv_watcher_pattern.csv_diff import Dialect
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -170,3 +172,20 @@ def test_a_header_longer_than_what_add_reads_is_not_taken_for_a_shorter_one(cli,
     prices.write_text("id,price,qty\n1,1.00,5\n")
     added = cli("csv_watcher_add", prices, "--key", "qty")
     assert added.exit_code == 0, added.output
+
+
+def test_a_watcher_handed_over_is_registered_again_with_its_key_and_dialect(cli, tmp_path):
+    prices = tmp_path / "prices.csv"
+    prices.write_bytes(b"id;price\n1;1,00\n")
+    assert cli("csv_watcher_add", prices, "--key", "id", "--delimiter", ";", "--encoding", "cp1252").exit_code == 0
+    app = CsvManagerApp()
+    try:
+        plugin = app.app.plugins.get("CsvWatcherDbPlugin")
+        plugin.load_watchers()
+        before = plugin.csv_watcher.get(str(prices))
+        plugin._restart_later(str(prices))  # what a runner does with a watcher it hands over or could not start
+        after = plugin.csv_watcher.get(str(prices))
+        assert after is not before
+        assert (after.interval, after.key, after.dialect) == (before.interval, ("id",), Dialect(";", "cp1252"))
+    finally:
+        app.stop()

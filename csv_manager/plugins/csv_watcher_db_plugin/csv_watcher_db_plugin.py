@@ -377,7 +377,7 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         watcher = self.csv_watcher.get(csv_file)
         if watcher is not None:
             self.csv_watcher.unregister(csv_file)
-            self.activate_watcher(csv_file, watcher.interval)
+            self.activate_watcher(csv_file, watcher.interval, watcher.key, watcher.dialect)
 
     def _say(self, message):
         self.log.debug(message)
