@@ -150,8 +150,10 @@ class Running:
         self.process = launch("csv_watcher_run", *args)
         self.stdout, self.stderr = queue.Queue(), queue.Queue()
         self.seen = {"stdout": [], "stderr": []}
-        for stream, lines in ((self.process.stdout, self.stdout), (self.process.stderr, self.stderr)):
-            threading.Thread(target=self._pump, args=(stream, lines), daemon=True).start()
+        self._pumps = [threading.Thread(target=self._pump, args=(stream, lines), daemon=True)
+                       for stream, lines in ((self.process.stdout, self.stdout), (self.process.stderr, self.stderr))]
+        for pump in self._pumps:
+            pump.start()
 
     @staticmethod
     def _pump(stream, lines):
@@ -232,6 +234,8 @@ class Running:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
+        for pump in self._pumps:  # closing a stream a pump still reads made it raise in its thread
+            pump.join(5)
         self.process.stdout.close()
         self.process.stderr.close()
 
