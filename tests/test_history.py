@@ -3,6 +3,7 @@ import json
 import logging
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -200,6 +201,32 @@ def test_a_write_that_still_fails_when_stopping_is_given_up_and_said(history, ca
         history.stop()
     assert history.recorded == []
     assert "1 changes could not be recorded in the history" in caplog.text
+
+
+def test_a_change_recorded_whose_printing_is_stuck_is_not_called_unrecorded(home, capfd):
+    app = CsvManagerApp()
+    plugin = app.app.plugins.get("CsvDocumentPlugin")
+    plugin.setup_db()
+    printing, unblock = threading.Event(), threading.Event()
+
+    def stuck_printing(record):  # what a print to a full pipe that nobody reads does
+        printing.set()
+        unblock.wait(60)
+    history = History(plugin.db, plugin.history.models, on_recorded=stuck_printing)
+    history.start()
+    try:
+        old, new = b"id\n1\n", b"id\n1\n2\n"
+        history.record_baseline("/data/stuck.csv", 1, old)
+        record(history, "/data/stuck.csv", old, new)
+        assert printing.wait(30)
+        record(history, "/data/stuck.csv", new, new + b"3\n")
+        history.stop()
+        assert ("what it recorded last is recorded, but printing it is stuck (is the output read?); 1 changes "
+                "queued after it were not recorded") in capfd.readouterr().err
+        assert history.last_content("/data/stuck.csv") == new
+    finally:
+        unblock.set()
+        app.stop()
 
 
 def stored_bytes(history):

@@ -60,6 +60,10 @@ class History:
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._write_all, name="csv_history recorder", daemon=True)
         self._problem = None
+        #: Whether the write in progress is a change (not a status, nor a queued function), and whether the
+        #: recorder is past its commit, printing or running a queued function (see stop()).
+        self._writing_change = False
+        self._reporting = False
         self._outage = outage if outage is not None else Outage(self.log)
 
     def start(self):
@@ -69,16 +73,25 @@ class History:
         """Record what is queued, waiting at most FLUSH_SECONDS, then a write in progress at most RETRY_SECONDS.
 
         A write still unfinished then was not reported to on_recorded, so nothing printed is lost; the number of
-        changes left unrecorded is logged as an error.
+        changes left unrecorded is logged as an error, and a recorder stuck after its commit (printing to a pipe
+        nobody reads) is said to be, since what it printed is recorded.
         """
         self._queue.put(None)
         self._thread.join(FLUSH_SECONDS)
         if self._thread.is_alive():
             self._stopping.set()
             self._thread.join(RETRY_SECONDS)
-        if self._thread.is_alive():
+        if not self._thread.is_alive():
+            return
+        with self._queue.mutex:
+            queued = sum(map(_is_change, self._queue.queue))
+        if self._reporting:
+            self.log.error("The history recorder did not finish in time: what it recorded last is recorded, but "
+                           "printing it is stuck (is the output read?); %d changes queued after it were not recorded",
+                           queued)
+        else:
             self.log.error("The history recorder did not finish in time; up to %d changes were not recorded",
-                           self._queue.qsize())
+                           queued + self._writing_change)
 
     def record_baseline(self, csv_file, rows, content, lease=None):
         """Queue ``content`` as the file's new snapshot (compared with nothing)."""
@@ -323,11 +336,12 @@ class History:
             if item is None:
                 return
             csv_file, lease, write = item
+            self._writing_change = _is_change(item)
             while not self._write_one(lease, write):
                 # Stopping ends the retries only after one more attempt: stop() may come in the middle of the wait
                 # before the attempt that would have succeeded.
                 if self._stopping.is_set():
-                    lost = 1 + sum(1 for item in self._drain() if item is not None and not isinstance(item[2], _Then))
+                    lost = self._writing_change + sum(map(_is_change, self._drain()))
                     self.log.error("%d changes could not be recorded in the history: %s", lost, self._problem)
                     return
                 self._stopping.wait(RETRY_SECONDS)
@@ -342,11 +356,14 @@ class History:
 
     def _write_one(self, lease, write):
         if isinstance(write, _Then):
+            self._reporting = True
             try:
                 if lease is None or lease.held:
                     write.function()
             except LeaseLost:
                 pass  # the locks are gone, and the lease with them
+            finally:
+                self._reporting = False
             return True
         try:
             with self._writing(lease) as session:
@@ -362,7 +379,11 @@ class History:
         self._problem = None
         self._outage.succeeded("history")
         if recorded is not None:
-            self._on_recorded(recorded)
+            self._reporting = True
+            try:
+                self._on_recorded(recorded)
+            finally:
+                self._reporting = False
         self._return_free_pages()
         return True
 
@@ -470,6 +491,12 @@ def _record(csv_file, event, rows, new_rows=(), missing_rows=(), changed_rows=()
     return {"csv_file": csv_file, "event": event, "new_rows": list(new_rows), "missing_rows": list(missing_rows),
             "changed_rows": list(changed_rows), "columns": columns, "reason": reason, "rows": rows,
             "seen_at": utc_now()}
+
+
+def _is_change(item):
+    """Whether a queued item writes a change, baseline or state of a file (not a status, a queued function or
+    the end marker)."""
+    return item is not None and item[0] is not None and not isinstance(item[2], _Then)
 
 
 class _Then:
