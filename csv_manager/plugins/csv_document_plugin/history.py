@@ -21,6 +21,7 @@ import logging
 import queue
 import threading
 import zlib
+from contextlib import contextmanager
 
 from sqlalchemy import insert
 
@@ -356,14 +357,12 @@ class History:
 
     def _write_one(self, lease, write):
         if isinstance(write, _Then):
-            self._reporting = True
-            try:
-                if lease is None or lease.held:
-                    write.function()
-            except LeaseLost:
-                pass  # the locks are gone, and the lease with them
-            finally:
-                self._reporting = False
+            with self._past_commit():
+                try:
+                    if lease is None or lease.held:
+                        write.function()
+                except LeaseLost:
+                    pass  # the locks are gone, and the lease with them
             return True
         try:
             with self._writing(lease) as session:
@@ -379,13 +378,19 @@ class History:
         self._problem = None
         self._outage.succeeded("history")
         if recorded is not None:
-            self._reporting = True
-            try:
+            with self._past_commit():
                 self._on_recorded(recorded)
-            finally:
-                self._reporting = False
         self._return_free_pages()
         return True
+
+    @contextmanager
+    def _past_commit(self):
+        """While entered, the recorder prints or runs a queued function: what it wrote is committed (see stop)."""
+        self._reporting = True
+        try:
+            yield
+        finally:
+            self._reporting = False
 
     def _writing(self, lease):
         return transaction(self.db, writes=True) if lease is None else lease.locks.write(lease)

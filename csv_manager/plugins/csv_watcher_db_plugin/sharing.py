@@ -86,7 +86,7 @@ class Share:
         self._stopping.update(lost)
         self.leases = {}
         for csv_file in lost:
-            self._stop_with(csv_file, lost[csv_file])
+            self._stop_stopping(csv_file)
         if lost:
             self._say("Stopped %s: the database session that proved this runner owns them is gone; "
                       "they go to whichever runner claims them first" % _watchers(len(lost)))
@@ -123,13 +123,13 @@ class Share:
         for csv_file in csv_files:
             lease = self._stopping[csv_file] = self.leases[csv_file]  # stopping before it is no longer owned
             del self.leases[csv_file]
-            self._stop_with(csv_file, lease)
+            self._stop_stopping(csv_file)
             self._release(lease)
 
-    def _stop_with(self, csv_file, lease):
-        """Stop the watcher of ``csv_file``, which this runner no longer owns, with ``lease`` still what it sends
-        is recorded under (see :meth:`lease`): a lost lease drops its writes, a handed-over one keeps them."""
-        self._stopping[csv_file] = lease
+    def _stop_stopping(self, csv_file):
+        """Stop the watcher of ``csv_file``, which this runner no longer owns, its lease (in ``_stopping``) still
+        what it sends is recorded under until then (see :meth:`lease`): a lost lease drops its writes, a
+        handed-over one keeps them."""
         try:
             self._stop(csv_file)
         finally:
