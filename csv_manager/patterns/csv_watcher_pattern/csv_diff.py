@@ -41,6 +41,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from csv_manager.patterns.csv_watcher_pattern.gc_pause import gc_paused
+from csv_manager.patterns.csv_watcher_pattern.keys import match_keys
+from csv_manager.patterns.csv_watcher_pattern.rows import as_dict, as_dicts
 
 #: Bytes decoded and handed to csv.reader at a time (rounded up to the end of a line).
 CHUNK = 1 << 16
@@ -186,9 +188,9 @@ class Columns:
 @dataclass
 class Change:
     """The rows that appeared and went missing, in file order, the row count of the new version, the patch
-    that turns the old version's bytes into the new one's, how the header changed (None if it did not), and
-    the rows a key matched (filled in by keys.match_keys; the diff itself knows no keys), and whether the file
-    was missing or unusable just before (``back``, set by the watcher)."""
+    that turns the old version's bytes into the new one's, how the header changed (None if it did not), the
+    rows a key matched and why others could not be (``unmatched``: keys.Unmatched reasons; see diff), and
+    whether the file was missing or unusable just before (``back``, set by the watcher)."""
 
     new_rows: list = field(default_factory=list)
     missing_rows: list = field(default_factory=list)
@@ -196,6 +198,7 @@ class Change:
     patch: Patch = None
     columns: Columns = None
     changed_rows: list = field(default_factory=list)
+    unmatched: list = field(default_factory=list)
     back: bool = False
 
     def __bool__(self):
@@ -225,22 +228,6 @@ class Version:
     utf8: "Version" = None
 
 
-def as_dicts(header, rows):
-    """Rows as csv.DictReader returns them (a row of the header's width is a plain zip)."""
-    width = len(header)
-    return [dict(zip(header, row)) if len(row) == width else as_dict(header, row) for row in rows]
-
-
-def as_dict(header, row):
-    """One row as csv.DictReader returns it."""
-    values = dict(zip(header, row))
-    if len(row) > len(header):
-        values[None] = row[len(header):]
-    for name in header[len(row):]:
-        values[name] = None
-    return values
-
-
 def read(data, dialect=DEFAULT):
     """Parse all of ``data``. Raises UnicodeDecodeError (not in the dialect's encoding) or csv.Error (on Python
     3.10, a NUL)."""
@@ -261,17 +248,30 @@ def read(data, dialect=DEFAULT):
 
 
 @gc_paused()
-def diff(old, data):
+def diff(old, data, key=()):
     """Compare the Version ``old`` with the bytes ``data``, read in the same dialect; returns (Change, Version
-    of ``data``).
+    of ``data``). With a ``key`` (column names), a new and a missing row that it matches are one changed row
+    (see keys.py). The rows are lists of fields until then, and only the rows reported become dicts.
 
     Raises UnicodeDecodeError or csv.Error when a part of ``data`` that is not in ``old`` cannot be parsed.
     """
     dialect = old.dialect
     if old.utf8 is not None:
-        change, utf8 = diff(old.utf8, dialect.transcode(data))
+        change, utf8 = diff(old.utf8, dialect.transcode(data), key)
         change.patch = _patch(old.data, data)[0]
         return change, dataclasses.replace(utf8, data=data, dialect=dialect, utf8=utf8)
+    change, version = _diff_fields(old, data)
+    old_header, new_header = old.header or [], version.header or []
+    if key:
+        change.unmatched = match_keys(change, key, old_header, new_header)
+    change.new_rows = as_dicts(new_header, change.new_rows)
+    change.missing_rows = as_dicts(old_header, change.missing_rows)
+    return change, version
+
+
+def _diff_fields(old, data):
+    """diff, with the new and missing rows as lists of fields (read with the new and the old header)."""
+    dialect = old.dialect
     new_header, new_body, cut = _header_after(old, data)
     patch, prefix, suffix = _patch(old.data, data)
     if new_header != old.header or new_header is None:
@@ -340,7 +340,7 @@ def _diff_plain(old, data, new_body, old_start, new_start, distance, checkpoints
 
 def _changed_rows(header, old_records, new_records, dialect, plain=False):
     """The rows only in ``new_records`` and only in ``old_records`` (raw records, both read with ``header``), as
-    dicts in file order. The raw bytes are compared first, at C speed; only the records that differ are parsed
+    lists of fields in file order. The raw bytes are compared first, at C speed; only the records that differ are parsed
     and compared again, so a row that was merely re-quoted, or got another line end, is no change. ``plain``
     records (lines without quotes, CRs and NULs) need no second comparison when they are UTF-8 and the header's
     names are unique: then two lines are equal exactly when their rows are."""
@@ -350,7 +350,7 @@ def _changed_rows(header, old_records, new_records, dialect, plain=False):
         key = _row_key(header)
         new_rows, missing_rows = _difference(missing_rows, new_rows, list(map(key, missing_rows)),
                                              list(map(key, new_rows)))
-    return as_dicts(header, new_rows), as_dicts(header, missing_rows)
+    return new_rows, missing_rows
 
 
 def _unpaired(old, new):
@@ -466,7 +466,6 @@ def _diff_all(old, data, new_header, new_body, cut, patch):
         old_rows, new_rows = _parse(old_side.rows, dialect), _parse(new_side.rows, dialect)
         new_rows, missing_rows = _difference(old_rows, new_rows, list(map(_row_key(old_header, shared), old_rows)),
                                              list(map(_row_key(header, shared), new_rows)))
-    new_rows, missing_rows = as_dicts(header, new_rows), as_dicts(old_header, missing_rows)
     columns = None
     if old.header is not None and version.header is not None:
         columns = column_change(old.header, version.header)

@@ -37,7 +37,7 @@ import time
 
 from csv_manager.patterns.csv_watcher_pattern.csv_diff import (
     DEFAULT, LINE_ENDS, delimiter_name, diff, read, suggested_delimiter)
-from csv_manager.patterns.csv_watcher_pattern.keys import MISSING_COLUMNS, match_keys
+from csv_manager.patterns.csv_watcher_pattern.keys import MISSING_COLUMNS
 
 RACY_SECONDS = 2
 JOIN_TIMEOUT_SECONDS = 5
@@ -243,7 +243,7 @@ class CsvWatcher:
             if self._version is None:
                 change, version = None, read(data, self.dialect)
             else:
-                change, version = diff(self._version, data)
+                change, version = diff(self._version, data, self.key)
         except (UnicodeDecodeError, csv.Error) as error:
             return self._report_problem(("invalid", _unparsable(error, self.dialect))) if finished else None
         if finished or version.terminated:
@@ -301,8 +301,7 @@ class CsvWatcher:
                 self._on_state(self, "back", None)
         else:
             self._announce()
-            if self.key:
-                self._warn_unmatched(match_keys(change, self.key, previous.header, version.header))
+            self._warn_unmatched(change.unmatched)
             change.back = back
             self._on_change(self, change, version.data)
 

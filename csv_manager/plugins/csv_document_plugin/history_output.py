@@ -23,7 +23,6 @@ import click
 
 from csv_manager.errors import CsvManagerError
 from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff, read
-from csv_manager.patterns.csv_watcher_pattern.keys import match_keys
 from csv_manager.plugins.csv_watcher_db_plugin.reporter import record_events
 
 #: What a version without content was, for the message that says why it cannot be shown.
@@ -99,11 +98,9 @@ def print_diff(history, csv_file, versions, key, dialect, as_json):
     old, new = _content(history, csv_file, first), _content(history, csv_file, second)
     try:
         old_version = read(old, dialect)
-        change, new_version = diff(old_version, new)
+        change, _ = diff(old_version, new, key)
     except (UnicodeDecodeError, csv.Error) as error:
         raise CsvManagerError("The recorded content of %s cannot be read as CSV: %s" % (csv_file, error))
-    if key:
-        match_keys(change, key, old_version.header, new_version.header)
     record = {"csv_file": csv_file, "event": "change", "new_rows": change.new_rows,
               "missing_rows": change.missing_rows, "changed_rows": change.changed_rows,
               "columns": None if change.columns is None else change.columns.as_dict()}
