@@ -363,8 +363,8 @@ def _unpaired(old, new):
         # Most items moved (rows reordered, or shifted by an inserted line): picking out the few in place would
         # cost more than hashing them with the rest.
         return old, new
-    differ = list(itertools.compress(range(shared), differs))
-    return [old[index] for index in differ] + old[shared:], [new[index] for index in differ] + new[shared:]
+    return (list(itertools.compress(old, differs)) + old[shared:],
+            list(itertools.compress(new, differs)) + new[shared:])
 
 
 def _plain(data, start, end):
