@@ -14,6 +14,7 @@ and changed by the Alembic revisions in ``migrations/history``; a change here ne
   owning runner saw (csv_watcher_list --status).
 """
 from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import deferred
 
 
 def get_models(db):
@@ -25,7 +26,8 @@ def get_models(db):
 
         id = Column(Integer, primary_key=True)
         csv_file = Column(String(2048), nullable=False, unique=True)
-        snapshot = Column(LargeBinary, nullable=False)
+        #: Loaded only when read: recording a change needs the file's other columns, not a compressed copy of it.
+        snapshot = deferred(Column(LargeBinary, nullable=False))
         snapshot_rows = Column(Integer, nullable=False)
         snapshot_size = Column(BigInteger, nullable=False)
         snapshot_version = Column(Integer, nullable=False)
