@@ -60,7 +60,8 @@ def match_keys(change, key, old_header, new_header):
         change.missing_rows = [row for values, row in zip(missing_keys, change.missing_rows) if values not in matched]
     else:
         change.missing_rows = []
-    both = all_new & all_missing
+    # With no key repeated on either side (the usual case), the keys on both sides are the matched ones.
+    both = matched if (all_new, all_missing) == (unique_new, unique_missing) else all_new & all_missing
     if len(unique_new) == len(new_keys) and len(both) == len(matched):
         return []
     repeated = [values for values in new_keys
