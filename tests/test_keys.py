@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff, read
 from csv_manager.patterns.csv_watcher_pattern.keys import MISSING_COLUMNS, REPEATED_KEY
-from oracle import dictreader_rows
+from oracle import dictreader, shared_values
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -79,23 +79,30 @@ def keyed_versions(draw):
     return written(old), written(new)
 
 
-def only_in(rows, surplus):
-    """The first ``surplus[repr(row)]`` rows of each kind, in order."""
+def only_in(rows, surplus, compared):
+    """The first ``surplus[compared(row)]`` rows of each kind, in order."""
     surplus, found = Counter(surplus), []
     for row in rows:
-        if surplus[repr(row)] > 0:
-            surplus[repr(row)] -= 1
+        if surplus[compared(row)] > 0:
+            surplus[compared(row)] -= 1
             found.append(row)
     return found
 
 
 def expected(old, new, key):
-    """The spec on DictReader rows: the multiset difference, then a new and a missing row whose key is on no
-    other new or missing row are one changed row: (new rows, missing rows, {key values: (changes, new row)})."""
-    old_rows, new_rows = dictreader_rows(old), dictreader_rows(new)
-    old_counts, new_counts = Counter(map(repr, old_rows)), Counter(map(repr, new_rows))
-    new_only = only_in(new_rows, new_counts - old_counts)
-    missing_only = only_in(old_rows, old_counts - new_counts)
+    """The spec on DictReader rows: the multiset difference (on the columns both headers have, and the extra
+    values, when the header changed), then a new and a missing row whose key is on no other new or missing row
+    are one changed row, unless a key column is not in both headers: (new rows, missing rows, {key values:
+    (changes, new row)}). A changed row's changes are the fields compared that differ."""
+    old_reader, new_reader = dictreader(old), dictreader(new)
+    old_rows, new_rows = list(old_reader), list(new_reader)
+    old_header, new_header = old_reader.fieldnames or [], new_reader.fieldnames or []
+    compared = repr if old_header == new_header else shared_values(old_header, new_header)
+    old_counts, new_counts = Counter(map(compared, old_rows)), Counter(map(compared, new_rows))
+    new_only = only_in(new_rows, new_counts - old_counts, compared)
+    missing_only = only_in(old_rows, old_counts - new_counts, compared)
+    if any(name not in old_header or name not in new_header for name in key):
+        return new_only, missing_only, {}
 
     def key_of(row):
         return tuple(row[name] for name in key)
@@ -104,7 +111,10 @@ def expected(old, new, key):
     new_by_key = {key_of(row): row for row in new_only}
 
     def changes(old_row, new_row):
-        names = dict.fromkeys([*new_row, *old_row])  # extra values (under None) may be in one row only
+        if old_header == new_header:
+            names = dict.fromkeys([*new_row, *old_row])  # extra values (under None) may be in one row only
+        else:
+            names = [name for name in dict.fromkeys(new_header) if name in old_header] + [None]
         return {name: [old_row.get(name), new_row.get(name)] for name in names
                 if old_row.get(name) != new_row.get(name)}
     changed = {key_of(row): (changes(row, new_by_key[key_of(row)]), new_by_key[key_of(row)])
@@ -115,20 +125,23 @@ def expected(old, new, key):
 
 @st.composite
 def ragged_versions(draw):
-    """Two versions whose rows may be short of the header or longer (extra values, absent fields: None), under a
-    header that may repeat a name (its last field is the row's value), so that the key may be None or lie in a
+    """Two versions whose rows may be short of their header or longer (extra values, absent fields: None), each
+    under one of a few headers (the same one or another: a column added, removed, moved, or the key column
+    gone), which may repeat a name (its last field is the row's value), so that the key may be None or lie in a
     repeated column."""
-    header = draw(st.sampled_from([["id", "price", "note"], ["price", "id", "price"], ["id", "id", "note"]]))
+    headers = st.sampled_from([["id", "price", "note"], ["price", "id", "price"], ["id", "id", "note"],
+                               ["note", "id", "price", "email"], ["price", "note"]])
     field = st.text(alphabet="ab1,", max_size=3)
     rows = st.lists(st.lists(st.one_of(st.sampled_from("123"), field), min_size=1, max_size=5), max_size=6)
 
-    def written(rows):
+    def written(header, rows):
         stream = io.StringIO(newline="")
         csv.writer(stream, lineterminator="\n").writerows([header] + rows)
         return stream.getvalue().encode()
-    old = draw(rows)
+    old_header, old = draw(headers), draw(rows)
+    new_header = draw(st.one_of(st.just(old_header), headers))
     new = draw(st.one_of(rows, st.permutations(old)))
-    return written(old), written(new)
+    return written(old_header, old), written(new_header, new)
 
 
 @settings(max_examples=400, deadline=None)
