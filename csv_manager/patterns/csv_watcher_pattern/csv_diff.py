@@ -340,10 +340,10 @@ def _diff_plain(old, data, new_body, old_start, new_start, distance, checkpoints
 
 def _changed_rows(header, old_records, new_records, dialect, plain=False):
     """The rows only in ``new_records`` and only in ``old_records`` (raw records, both read with ``header``), as
-    lists of fields in file order. The raw bytes are compared first, at C speed; only the records that differ are parsed
-    and compared again, so a row that was merely re-quoted, or got another line end, is no change. ``plain``
-    records (lines without quotes, CRs and NULs) need no second comparison when they are UTF-8 and the header's
-    names are unique: then two lines are equal exactly when their rows are."""
+    lists of fields in file order. The raw bytes are compared first, at C speed; only the records that differ
+    are parsed and compared again, so a row that was merely re-quoted, or got another line end, is no change.
+    ``plain`` records (lines without quotes, CRs and NULs) need no second comparison when they are UTF-8 and the
+    header's names are unique: then two lines are equal exactly when their rows are."""
     appeared, vanished = _difference(*_unpaired(old_records, new_records))
     missing_rows, new_rows = _parse(vanished, dialect), _parse(appeared, dialect)
     if not (plain and dialect.encoding in UTF8 and len(set(header)) == len(header)):

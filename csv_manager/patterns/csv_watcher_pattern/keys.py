@@ -9,7 +9,8 @@ its absence, None) differs, and extra values beyond the header count as the fiel
 Rows are matched only where the key says which row is which: a key value carried by more than one new row or
 more than one missing row leaves those rows as they are, new and missing (and a key value on two new rows is
 worth a warning even when no row went missing), and so does a key column that is not in both headers.
-:func:`match_keys` tells the caller which of these happened, so it can warn once.
+:func:`match_keys`, which csv_diff.diff calls, tells which of these happened (``Change.unmatched``), so that
+the watcher can warn once.
 """
 import itertools
 import operator
@@ -54,8 +55,8 @@ def match_keys(change, key, old_header, new_header):
         change.new_rows = [row for values, row in zip(new_keys, change.new_rows) if values not in matched]
     else:  # every new row is matched (rows edited in place): nothing to pick out
         change.new_rows = []
-    change.changed_rows = _changed_rows(key, old_header, new_header, matched_keys,
-                                        list(map(missing_by_key.__getitem__, matched_keys)), matched_rows)
+    change.changed_rows = _changed_pairs(key, old_header, new_header, matched_keys,
+                                         list(map(missing_by_key.__getitem__, matched_keys)), matched_rows)
     if len(matched) < len(missing_keys):
         change.missing_rows = [row for values, row in zip(missing_keys, change.missing_rows) if values not in matched]
     else:
@@ -72,13 +73,14 @@ def match_keys(change, key, old_header, new_header):
 def _keys(rows, key, header):
     """The key values of each row (a list of fields read with ``header``) as a tuple, as its dict would give
     them: the last of a repeated name's fields, None for a field the row is too short to have."""
-    positions = [_last_positions(header)[name] for name in key]
+    last = _last_positions(header)
+    positions = [last[name] for name in key]
     if min(map(len, rows), default=0) > max(positions):
         return list(zip(*(map(operator.itemgetter(position), rows) for position in positions)))
     return [tuple(row[position] if position < len(row) else None for position in positions) for row in rows]
 
 
-def _changed_rows(key, old_header, new_header, keys, olds, news):
+def _changed_pairs(key, old_header, new_header, keys, olds, news):
     """The changed rows of matched pairs (their key values, old fields and new fields): each one's key values,
     changed fields as [old, new] and new row as a dict."""
     width = len(new_header)
@@ -90,12 +92,12 @@ def _changed_rows(key, old_header, new_header, keys, olds, news):
         shared = set(old_header)
         order = {name: index for index, name in enumerate(dict.fromkeys(new_header)) if name in shared}
         order[None] = len(order)
-    return [changed_row(key, values, as_dict(old_header, old), as_dict(new_header, new), order)
+    return [_changed_dicts(key, values, as_dict(old_header, old), as_dict(new_header, new), order)
             for values, old, new in zip(keys, olds, news)]
 
 
 def _changed_by_position(key, header, keys, olds, news):
-    """_changed_rows of rows of one ``header`` with unique names, all of its width: their fields pair up by
+    """_changed_pairs of rows of one ``header`` with unique names, all of its width: their fields pair up by
     position, and the pairs that differ are picked out in C. One loop for all rows: 50,000 calls of a function
     cost more than the work of each."""
     found = []
@@ -108,7 +110,7 @@ def _changed_by_position(key, header, keys, olds, news):
     return found
 
 
-def changed_row(key, values, old, new, order):
+def _changed_dicts(key, values, old, new, order):
     """The changed row of two dicts: the ``key`` values, each changed field as [old, new] and the new row.
     ``order`` gives the position of each column compared (those both headers have, and None for extra values),
     or is None when both rows were read with the same header."""
