@@ -17,7 +17,6 @@ import operator
 from collections import Counter
 from dataclasses import dataclass
 
-from csv_manager.patterns.csv_watcher_pattern.gc_pause import gc_paused
 from csv_manager.patterns.csv_watcher_pattern.rows import as_dict
 
 #: Why rows were left unmatched (see :class:`Unmatched`).
@@ -34,14 +33,14 @@ class Unmatched:
     detail: object
 
 
-@gc_paused()
 def match_keys(change, key, old_header, new_header):
     """Move the rows of ``change`` that ``key`` matches from its new and missing rows into its changed rows, in
-    the new rows' order. The rows are still lists of fields here, the new ones read with ``new_header`` and the
-    missing ones with ``old_header`` (csv_diff.diff makes them dicts afterwards): a matched pair is compared
+    the new rows' order. Called by csv_diff.diff, which pauses the garbage collector around it: the rows are
+    still lists of fields here, the new ones read with ``new_header`` and the missing ones with ``old_header``
+    (lists, empty for a file without records; diff makes the rows dicts afterwards): a matched pair is compared
     field by field, and its missing row never becomes a dict. Returns the Unmatched reasons found (an empty
     list when every row could be matched)."""
-    absent = [name for name in key if name not in (old_header or ()) or name not in (new_header or ())]
+    absent = [name for name in key if name not in old_header or name not in new_header]
     if absent:
         return [Unmatched(MISSING_COLUMNS, absent)] if change.new_rows or change.missing_rows else []
     new_keys, missing_keys = _keys(change.new_rows, key, new_header), _keys(change.missing_rows, key, old_header)
