@@ -21,7 +21,8 @@ setup(
     packages=find_packages(include=["csv_manager", "csv_manager.*"]),
     # Alembic reads the revisions as files, so they are data next to the package rather than a package.
     package_data={"csv_manager.plugins.csv_watcher_db_plugin": ["migrations/*/versions/*.py"],
-                  "csv_manager.plugins.csv_document_plugin": ["migrations/*/versions/*.py"]},
+                  "csv_manager.plugins.csv_document_plugin": ["migrations/*/versions/*.py"],
+                  "csv_manager.plugins.csv_web_plugin": ["templates/*.html", "static/*"]},
     python_requires=">=3.10",
     install_requires=[
         "groundwork==0.1.17",
@@ -30,10 +31,19 @@ setup(
         "click>=8.1,<9",
         # Schema changes of the two databases (the plugins' migrations folders).
         "alembic>=1.13,<2",
+        # The web view (the tutorial's chapter 3): groundwork-web's plugins and patterns on Flask, and waitress as
+        # the production server. Flask-Admin 2 imports its SQLAlchemy views (which groundwork-web's patterns
+        # import) only with Flask-SQLAlchemy installed: its "sqlalchemy" extra.
+        "groundwork-web==0.1.5",
+        "Flask>=3.0,<4",
+        "Flask-Admin[sqlalchemy]>=2,<3",
+        "waitress>=3",
     ],
     extras_require={
         "postgres": ["psycopg[binary]>=3.1"],
-        "test": ["pytest>=8", "pytest-timeout>=2.3", "pytest-xdist>=3.5", "hypothesis>=6.100"],
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "pytest-xdist>=3.5", "hypothesis>=6.100",
+                 # Drives Debian's chromium in the web view's browser tests (no browser download of its own).
+                 "playwright>=1.40"],
     },
     entry_points={
         "console_scripts": ["csv_manager = csv_manager.applications.csv_manager_app:start_app"],

@@ -1,7 +1,9 @@
-"""Compatibility fixes for groundwork 0.1.17 and groundwork-database 0.1.4, kept in one place.
+"""Compatibility fixes for groundwork 0.1.17, groundwork-database 0.1.4 and groundwork-web 0.1.5, kept in one
+place.
 
 Importing :mod:`csv_manager` imports this module first, so the fixes are in place before any groundwork module
-is imported. Each fix says what broke and in which version.
+is imported. groundwork-web (Flask) is imported only by the web commands, through :func:`import_groundwork_web`.
+Each fix says what broke and in which version.
 """
 import functools
 import importlib
@@ -45,6 +47,8 @@ def _iter_entry_points(group, name=None):
     groundwork 0.1.17 registers five bundled plugins (documents, plugin and signal info, recipes) as entry
     points, and every App() loads them all: that import (jinja2, docutils) was two thirds of the time each
     csv_manager command spent starting. csv_manager activates none of them (PLUGINS names only its own).
+    groundwork-web 0.1.5's two plugins are left out for the same reason (importing them imports Flask,
+    Flask-Admin and docutils: half again a command's start); the web commands register them (csv_manager_app).
     """
     for entry_point in _entry_points(group):
         if name is None or entry_point.name == name:
@@ -58,7 +62,7 @@ def _entry_points(group):
     several (the tests, a program that embeds csv_manager)."""
     # Told by the module path: reading each distribution's metadata costs as much as the import.
     return tuple(_EntryPoint(entry_point) for entry_point in importlib.metadata.entry_points(group=group)
-                 if entry_point.module.split(".")[0] != "groundwork")
+                 if entry_point.module.split(".")[0] not in ("groundwork", "groundwork_web"))
 
 
 def _cookiecutter(*args, **kwargs):
@@ -137,6 +141,71 @@ def check_connections_before_use(engine):
     noticed, and a recovered runner reported a second outage.
     """
     engine.pool._pre_ping = True
+
+
+def import_groundwork_web():
+    """Import groundwork-web 0.1.5 with the fixes it needs on today's Flask and Werkzeug; returns its pattern
+    and its two plugins: (GwWebPattern, GwWeb, GwWebManager).
+
+    - Werkzeug 3.0 removed ``werkzeug.urls.url_quote_plus``, which Flask-Restless 0.17 imports; groundwork-web
+      imports Flask-Restless for its REST pattern, which csv_manager does not use, so the name is supplied
+      (``urllib.parse.quote_plus`` does what it did) while groundwork-web's modules are imported.
+    - Each route registration adds its rule to the context's blueprint and registers the blueprint again:
+      Flask 2.3 refuses a rule added to a registered blueprint, Flask 2.1 a second registration. Contexts get
+      :class:`_LateBlueprint`, which adds late rules to the application directly.
+    - ``WebApplication.init_flask`` calls ``CORS(app)``, and flask-cors 6 then allows every origin: configured
+      away by ``FLASK_CORS_ORIGINS = []`` (configuration.py), since FLASK_* settings reach Flask's config first.
+    """
+    import werkzeug.urls
+
+    had_quote_plus = hasattr(werkzeug.urls, "url_quote_plus")
+    if not had_quote_plus:
+        werkzeug.urls.url_quote_plus = _url_quote_plus
+    try:
+        patterns = importlib.import_module("groundwork_web.patterns")
+        context = importlib.import_module("groundwork_web.patterns.gw_web_pattern.context")
+        gw_web = importlib.import_module("groundwork_web.plugins.gw_web.gw_web")
+        gw_web_manager = importlib.import_module("groundwork_web.plugins.gw_web_manager.gw_web_manager")
+    finally:
+        if not had_quote_plus:
+            del werkzeug.urls.url_quote_plus
+    context.Blueprint = _late_blueprint_class()
+    return patterns.GwWebPattern, gw_web.GwWeb, gw_web_manager.GwWebManager
+
+
+def _url_quote_plus(string, charset="utf-8", errors="strict", safe="/:"):
+    import urllib.parse
+
+    return urllib.parse.quote_plus(string, safe=safe, encoding=charset, errors=errors)
+
+
+def _late_blueprint_class():
+    import flask
+
+    class _LateBlueprint(flask.Blueprint):
+        """A Flask Blueprint that takes rules after it was registered (see import_groundwork_web): a second
+        registration on the same application is ignored, and a rule added after the first goes straight to the
+        application with the blueprint's URL prefix and endpoint name, as registering would have put it."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._application = None
+
+        def register(self, app, options):
+            if app.blueprints.get(self.name) is self:
+                return
+            super().register(app, options)
+            self._application = app
+
+        def add_url_rule(self, rule, endpoint=None, view_func=None, **options):
+            if self._application is None:
+                return super().add_url_rule(rule, endpoint, view_func, **options)
+            prefix = (self.url_prefix or "").rstrip("/")
+            endpoint = endpoint or view_func.__name__
+            return self._application.add_url_rule("%s/%s" % (prefix, rule.lstrip("/")), "%s.%s" % (self.name, endpoint),
+                                                  view_func, **options)
+
+    return _LateBlueprint
 
 
 import_groundwork()

@@ -9,6 +9,8 @@ Only UPPERCASE names are configuration. Environment variables override the defau
 - ``CSV_MANAGER_NOTIFICATIONS``: ``WATCHER_NOTIFICATIONS``.
 - ``CSV_MANAGER_HISTORY_KEEP_DAYS`` and ``CSV_MANAGER_HISTORY_KEEP_VERSIONS``: ``HISTORY_KEEP_DAYS`` and
   ``HISTORY_KEEP_VERSIONS``.
+- ``CSV_MANAGER_WEB_HOST``, ``CSV_MANAGER_WEB_PORT`` and ``CSV_MANAGER_WEB_SERVER_NAME``: ``FLASK_HOST``,
+  ``FLASK_PORT`` and ``FLASK_SERVER_NAME`` of the web view.
 """
 import os
 
@@ -16,7 +18,10 @@ APP_NAME = "csv_manager"
 APP_DESCRIPTION = "Watches CSV files for new and missing rows"
 APP_PATH = os.path.abspath(os.path.expanduser(os.environ.get("CSV_MANAGER_HOME") or "~/CSV-Manager"))
 
-PLUGINS = ["CsvWatcherDbPlugin", "CsvDocumentPlugin"]
+#: The tutorial's chapter 3 adds the web plugins: GwWeb (server_start, server_list, the page layout),
+#: GwWebManager (/webmanager/) and CsvWebPlugin (/csv/history and /admin/admin_csvwatchers/). They are
+#: activated for the web commands and --help only, so that no other command imports Flask (see csv_manager_app).
+PLUGINS = ["CsvWatcherDbPlugin", "CsvDocumentPlugin", "GwWeb", "GwWebManager", "CsvWebPlugin"]
 
 WATCHER_DATABASE_NAME = "WATCHER_DB"
 WATCHER_DATABASE_DESCRIPTION = "DB for CSV file watchers"
@@ -45,6 +50,21 @@ WATCHER_QUIET_SECONDS = os.environ.get("CSV_MANAGER_QUIET_SECONDS") or 2
 #: "on": csv_watcher_run looks at a file the moment the kernel notifies a change (Linux inotify), the interval
 #: being the safety net; "off": it looks every interval only (stat polling), as on systems without inotify.
 WATCHER_NOTIFICATIONS = os.environ.get("CSV_MANAGER_NOTIFICATIONS") or "on"
+
+#: The web view, started with ``csv_manager server_start waitress`` (or ``flask_debug`` while developing). It
+#: listens on FLASK_HOST:FLASK_PORT and answers only requests whose Host is FLASK_SERVER_NAME (DNS rebinding);
+#: every page needs the token in ``APP_PATH/web_token``. FLASK_DEBUG (Werkzeug's debugger, which runs code) is
+#: refused on any address but the loopback.
+FLASK_HOST = os.environ.get("CSV_MANAGER_WEB_HOST") or "127.0.0.1"
+FLASK_PORT = os.environ.get("CSV_MANAGER_WEB_PORT") or 5000
+FLASK_SERVER_NAME = os.environ.get("CSV_MANAGER_WEB_SERVER_NAME") or "%s:%s" % (FLASK_HOST, FLASK_PORT)
+FLASK_DEBUG = False
+#: GwWeb's sample page at /test.
+SHOW_WEB_TEST_PAGE = False
+#: groundwork-web calls flask-cors' CORS(app), which by default lets every origin read every page: none may.
+FLASK_CORS_ORIGINS = []
+#: Seconds between two looks of the web server at the history and watcher databases for the live pages.
+WEB_POLL_SECONDS = 0.25
 
 GROUNDWORK_LOGGING = {
     "version": 1,

@@ -19,6 +19,10 @@ from csv_manager.plugins.csv_watcher_db_plugin.csv_file_path import has_control_
 CONFIGURATION_FILE = os.path.join(os.path.dirname(__file__), "configuration.py")
 HELP_CONFIGURATION_FILE = os.path.join(os.path.dirname(__file__), "help_configuration.py")
 VERBOSE_FLAGS = ("-v", "--verbose")
+#: The plugins of PLUGINS that serve the web view, and the commands that need them: every other command runs
+#: without them, so that it does not import Flask (half again the time a command takes to start).
+WEB_PLUGINS = ("GwWeb", "GwWebManager", "CsvWebPlugin")
+WEB_COMMANDS = ("server_start", "server_list")
 #: What csv_manager makes in APP_PATH: the databases with their journals, and the log with its backups.
 OWN_FILES = ("watcher_db.db", "history_db.db", "csv_manager.log")
 
@@ -29,9 +33,10 @@ class CsvManagerApp:
     :param verbose: show groundwork's and the plugins' INFO messages on stderr, not only warnings and errors.
     :param help_only: the command line only asks for help or the version: create no folder, no database and
         no log line.
+    :param web: activate the web plugins too (WEB_PLUGINS, when PLUGINS names them).
     """
 
-    def __init__(self, verbose=False, help_only=False):
+    def __init__(self, verbose=False, help_only=False, web=False):
         config = ConfigManager().load([CONFIGURATION_FILE])
         LogFile.suspended = help_only
         opened = []
@@ -48,11 +53,12 @@ class CsvManagerApp:
             logging.getLogger(__name__).warning(
                 "Made %s private: %d of its entries were readable or writable by others, now only by their owner"
                 % (config.APP_PATH, len(opened)))
-        for plugin in (CsvWatcherDbPlugin, CsvDocumentPlugin):
+        for plugin in _plugin_classes(web):
             if not self.app.plugins.classes.exist(plugin.__name__):
-                # Entry points register the plugins when the package is installed; a source checkout has none.
+                # Entry points register our plugins when the package is installed; a source checkout has none,
+                # and the web plugins' are left out (see compat._iter_entry_points).
                 self.app.plugins.classes.register([plugin])
-        self.plugins = self.app.config.get("PLUGINS", [])
+        self.plugins = [name for name in self.app.config.get("PLUGINS", []) if web or name not in WEB_PLUGINS]
         try:
             self.app.plugins.activate(self.plugins)
         except PluginNotActivatableException as error:
@@ -82,7 +88,8 @@ def start_app(args=None):
     # SQLite's -wal and -shm files and the log's backups included.
     os.umask(PRIVATE_UMASK)
     try:
-        csv_manager_app = CsvManagerApp(verbose=_wants_verbose(args), help_only=_wants_help_only(args))
+        csv_manager_app = CsvManagerApp(verbose=_wants_verbose(args), help_only=_wants_help_only(args),
+                                        web=_wants_web(args))
     except CsvManagerError as error:
         error.show()
         sys.exit(error.exit_code)
@@ -100,6 +107,20 @@ def _wants_verbose(args):
         if not arg.startswith("-"):
             return False
     return False
+
+
+def _wants_web(args):
+    """True if the command is a web command, or there is none (the list of commands is shown)."""
+    command = next((arg for arg in args if not arg.startswith("-")), None)
+    return command is None or command in WEB_COMMANDS
+
+
+def _plugin_classes(web):
+    if not web:
+        return [CsvWatcherDbPlugin, CsvDocumentPlugin]
+    from csv_manager.plugins.csv_web_plugin import CsvWebPlugin, GwWeb, GwWebManager
+
+    return [CsvWatcherDbPlugin, CsvDocumentPlugin, GwWeb, GwWebManager, CsvWebPlugin]
 
 
 def _wants_help_only(args):

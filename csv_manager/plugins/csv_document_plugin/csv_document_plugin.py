@@ -129,6 +129,6 @@ class CsvDocumentPlugin(CsvWatcherPattern, GwCommandsPattern, GwSqlPattern):
     def _archive_state(self, plugin, csv_file, state, reason, rows, lease=None, **kwargs):
         self.setup_db().record_state(csv_file, state, reason, rows, lease)
 
-    def _purge(self, plugin, csv_file, purge, **kwargs):
+    def _purge(self, plugin, csv_file, purge, say=click.echo, **kwargs):
         if purge and self.setup_db().purge(csv_file):
-            click.echo("Deleted the history of %s" % csv_file)
+            say("Deleted the history of %s" % csv_file)

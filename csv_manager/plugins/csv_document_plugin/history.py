@@ -192,7 +192,7 @@ class History:
             history = session.query(self.File).filter_by(csv_file=csv_file).first()
             if history is None:
                 return None
-            shown = self._shown(history)
+            shown = self.shown(history)
             numbers = {version_id: number for number, (version_id,) in enumerate(
                 session.query(self.Version.id).filter(*shown).order_by(self.Version.id), history.pruned_versions + 1)}
             query = session.query(self.Version).filter(*shown).order_by(self.Version.id.desc())
@@ -225,7 +225,7 @@ class History:
             if history is None:
                 raise CsvManagerError("No history for %s." % csv_file)
             ids = [version_id for (version_id,) in
-                   session.query(self.Version.id).filter(*self._shown(history)).order_by(self.Version.id)]
+                   session.query(self.Version.id).filter(*self.shown(history)).order_by(self.Version.id)]
             first = history.pruned_versions + 1
             if number is not None and not first <= number < first + len(ids):
                 kept = "%d to %d" % (first, first + len(ids) - 1) if ids else (
@@ -273,7 +273,7 @@ class History:
             history = session.query(self.File).filter_by(csv_file=csv_file).first()
             if history is None:
                 raise CsvManagerError("No history for %s." % csv_file)
-            shown = session.query(self.Version.id, self.Version.seen_at).filter(*self._shown(history)).order_by(
+            shown = session.query(self.Version.id, self.Version.seen_at).filter(*self.shown(history)).order_by(
                 self.Version.id).all()
             first_kept = 0
             if keep_versions is not None:
@@ -311,7 +311,7 @@ class History:
         session.query(self.Snapshot).filter(self.Snapshot.file_id == history.id,
                                             self.Snapshot.version_id <= boundary).delete(synchronize_session=False)
 
-    def _shown(self, history):
+    def shown(self, history):
         """The filter of the versions csv_history shows (and numbers): those with rows or columns changed, and
         those of another event than a change (a new baseline, a file state)."""
         counts = self.Version.new_count + self.Version.missing_count + self.Version.changed_count

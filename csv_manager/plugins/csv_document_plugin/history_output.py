@@ -95,24 +95,31 @@ def print_diff(history, csv_file, versions, key, dialect, as_json):
     ``csv_file``, read in ``dialect`` and matched by ``key``, in the live report's words (JSON: its objects
     with ``from`` and ``to``, None for the newest)."""
     first, second = versions[0], versions[1] if len(versions) > 1 else None
-    old, new = _content(history, csv_file, first), _content(history, csv_file, second)
-    try:
-        old_version = read(old, dialect)
-        change, _ = diff(old_version, new, key)
-    except (UnicodeDecodeError, csv.Error) as error:
-        raise CsvManagerError("The recorded content of %s cannot be read as CSV: %s" % (csv_file, error))
-    record = {"csv_file": csv_file, "event": "change", "new_rows": change.new_rows,
-              "missing_rows": change.missing_rows, "changed_rows": change.changed_rows,
-              "columns": None if change.columns is None else change.columns.as_dict()}
+    record = diff_versions(history, csv_file, first, second, key, dialect)
     for text, fields in record_events(record):
         if as_json:
             click.echo(json.dumps(dict({"csv_file": csv_file}, **fields, **{"from": first, "to": second}),
                                   ensure_ascii=False))
         else:
             click.echo("".join(text))
-    if not change:
+    if not any(record[name] for name in ("new_rows", "missing_rows", "changed_rows", "columns")):
         click.echo("No rows differ between version %d and %s of %s." % (
             first, "the newest recorded content" if second is None else "version %d" % second, csv_file), err=True)
+
+
+def diff_versions(history, csv_file, first, second, key, dialect):
+    """The rows that differ between versions ``first`` and ``second`` (None: the newest recorded content) of
+    ``csv_file``, as a record of the live report (csv_file, event, new_rows, missing_rows, changed_rows,
+    columns). CsvManagerError if either has no content or cannot be read as CSV."""
+    old, new = _content(history, csv_file, first), _content(history, csv_file, second)
+    try:
+        old_version = read(old, dialect)
+        change, _ = diff(old_version, new, key)
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise CsvManagerError("The recorded content of %s cannot be read as CSV: %s" % (csv_file, error))
+    return {"csv_file": csv_file, "event": "change", "new_rows": change.new_rows,
+            "missing_rows": change.missing_rows, "changed_rows": change.changed_rows,
+            "columns": None if change.columns is None else change.columns.as_dict()}
 
 
 def _content(history, csv_file, number):

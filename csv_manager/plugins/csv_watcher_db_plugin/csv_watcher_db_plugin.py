@@ -15,7 +15,8 @@ and the two this plugin sends:
   csv_manager/runner_locks.py, in the store where the writes they fence go), ``content_to_resume(csv_file)``
   (the last recorded content, or None), ``then(function, lease)`` and ``release(lease)`` (run or release
   behind the writes queued so far), ``record_status(entries)`` and ``statuses()`` (see status.py).
-- ``csv_watcher_deleted`` (csv_file, purge): a watcher was deleted; ``purge`` asks to delete its history too.
+- ``csv_watcher_deleted`` (csv_file, purge, say): a watcher was deleted; ``purge`` asks to delete its history
+  too, and what that did is told through ``say`` (see add_watcher).
 """
 import json
 import os
@@ -40,7 +41,7 @@ from csv_manager.patterns.csv_watcher_pattern.watcher import QUIET_SECONDS
 from csv_manager.plugins.csv_watcher_db_plugin import migrations
 from csv_manager.plugins.csv_watcher_db_plugin.csv_file_path import check_watchable, normalise
 from csv_manager.plugins.csv_watcher_db_plugin.watcher_options import (
-    DelimiterType, EncodingType, check_key, describe_options, hint_delimiter, options_of, read_header,
+    DelimiterType, EncodingType, check_key, delimiter_hint, describe_options, options_of, read_header,
     read_options, stored_options)
 from csv_manager.plugins.csv_watcher_db_plugin.reporter import Reporter
 from csv_manager.plugins.csv_watcher_db_plugin.sharing import Share
@@ -54,7 +55,8 @@ MAX_QUIET_SECONDS = 3600
 SIGNALS = {
     "csv_watcher_recorder": "Sent by csv_watcher_run and csv_watcher_list to find the plugin that records what "
                             "the watchers report; its receiver returns the record keeper. Arguments: outage",
-    "csv_watcher_deleted": "Sent when a watcher was deleted. Arguments: csv_file, purge (delete its history too)",
+    "csv_watcher_deleted": "Sent when a watcher was deleted. Arguments: csv_file, purge (delete its history too), "
+                           "say (tells what was done)",
 }
 
 
@@ -157,12 +159,12 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
 
     def load_watchers(self):
         """Make the registered watchers match the database: register new rows, unregister deleted ones.
-        Returns the stored watchers (see _stored_watchers).
+        Returns the stored watchers (see stored_watchers).
 
         A watcher is registered whatever state its file is in: a missing or unusable file is the watcher's to
         report once it runs (csv_watcher_run), not an error of every command.
         """
-        stored = self._stored_watchers()
+        stored = self.stored_watchers()
         wanted = {watcher["csv_file"]: options_of(watcher) for watcher in stored}
         for csv_file, watcher in self.csv_watcher.get().items():
             if wanted.get(csv_file) != (watcher.interval, watcher.key, watcher.dialect):
@@ -207,9 +209,9 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         return setting.lower() == "on"
 
     def csv_watcher_list(self, as_json, status):
-        watchers = self._stored_watchers()
+        watchers = self.stored_watchers()
         if as_json or status:
-            watchers = self._with_status(watchers)
+            watchers = self.with_status(watchers)
         if as_json:
             click.echo(json.dumps(watchers, ensure_ascii=False))
         else:
@@ -231,13 +233,28 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
             click.echo("Note: %s not found: %s" % (counted, ", ".join(missing)), err=True)
 
     def csv_watcher_add(self, csv_file, interval, key, delimiter, encoding):
+        chosen = click.get_current_context().get_parameter_source("delimiter") != ParameterSource.DEFAULT
+        self.add_watcher(csv_file, interval, key, delimiter, encoding, hint=not chosen)
+
+    def csv_watcher_delete(self, csv_file, purge):
+        self.delete_watcher(csv_file, purge)
+
+    def csv_watcher_update(self, csv_file, interval, key, no_key, delimiter, encoding):
+        self.update_watcher(csv_file, interval, key, no_key, delimiter, encoding)
+
+    def add_watcher(self, csv_file, interval=DEFAULT_INTERVAL, key=(), delimiter=",", encoding="utf-8", hint=True,
+                    say=click.echo):
+        """Add the watcher of ``csv_file`` (csv_watcher_add); what it has to tell goes to ``say(message,
+        err=False)``, a warning with ``err=True``. ``hint``: warn when the header looks separated by another
+        delimiter. Raises a click.ClickException naming what is wrong and leaves the database as it was."""
         csv_file = normalise(csv_file)
         check_watchable(csv_file)
         key, dialect = tuple(dict.fromkeys(key)), Dialect(delimiter, encoding)
         header = read_header(csv_file, dialect)
         check_key(csv_file, key, header)
-        if click.get_current_context().get_parameter_source("delimiter") == ParameterSource.DEFAULT:
-            hint_delimiter(csv_file, header, dialect)
+        warning = delimiter_hint(csv_file, header, dialect) if hint else None
+        if warning is not None:
+            say(warning, err=True)
         try:
             with transaction(self.db, writes=True) as session:
                 session.add(self.Watcher(csv_file=csv_file, interval=interval, **stored_options(key, dialect)))
@@ -247,9 +264,11 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         except IntegrityError:
             raise CsvManagerError("%s is already watched." % csv_file)
         self.log.info("Watcher added for %s" % csv_file)
-        click.echo("Added watcher for %s (every %d s)" % (csv_file, interval))
+        say("Added watcher for %s (every %d s)" % (csv_file, interval))
 
-    def csv_watcher_delete(self, csv_file, purge):
+    def delete_watcher(self, csv_file, purge=False, say=click.echo):
+        """Remove the watcher of ``csv_file`` (csv_watcher_delete), and its history with ``purge``; see
+        add_watcher for ``say`` and errors."""
         csv_file = normalise(csv_file)
         with transaction(self.db, writes=True):
             deleted = self.Watcher.query.filter_by(csv_file=csv_file).delete()
@@ -257,12 +276,14 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
             raise CsvManagerError("No watcher for %s." % csv_file)
         if self.csv_watcher.get(csv_file) is not None:
             self.csv_watcher.unregister(csv_file)
-        click.echo("Removed watcher for %s" % csv_file)
-        if not self.signals.send("csv_watcher_deleted", csv_file=csv_file, purge=purge) and purge:
-            click.echo("No history to delete: no plugin records one (CsvDocumentPlugin is not in PLUGINS).",
-                       err=True)
+        say("Removed watcher for %s" % csv_file)
+        if not self.signals.send("csv_watcher_deleted", csv_file=csv_file, purge=purge, say=say) and purge:
+            say("No history to delete: no plugin records one (CsvDocumentPlugin is not in PLUGINS).", err=True)
 
-    def csv_watcher_update(self, csv_file, interval, key, no_key, delimiter, encoding):
+    def update_watcher(self, csv_file, interval=None, key=(), no_key=False, delimiter=None, encoding=None,
+                       say=click.echo):
+        """Change how the watcher of ``csv_file`` checks and reads it (csv_watcher_update): None and () keep
+        what it has; see add_watcher for ``say`` and errors."""
         csv_file = normalise(csv_file)
         if key and no_key:
             raise click.UsageError("--key and --no-key cannot be combined.")
@@ -285,12 +306,12 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         self.load_watchers()  # registers the watcher again with its new interval and options
         if after[0] != before[0]:
             self.log.info("Watcher for %s changed from every %d s to every %d s" % (csv_file, before[0], after[0]))
-            click.echo("Watcher for %s now checks every %d s (was %d s)" % (csv_file, after[0], before[0]))
+            say("Watcher for %s now checks every %d s (was %d s)" % (csv_file, after[0], before[0]))
         if after[1:] != before[1:]:
-            click.echo("Watcher for %s now reads it with %s (was %s)"
-                       % (csv_file, describe_options(*after[1:]), describe_options(*before[1:])))
+            say("Watcher for %s now reads it with %s (was %s)"
+                % (csv_file, describe_options(*after[1:]), describe_options(*before[1:])))
         if after == before:
-            click.echo("Watcher for %s unchanged: every %d s, %s" % (csv_file, after[0], describe_options(*after[1:])))
+            say("Watcher for %s unchanged: every %d s, %s" % (csv_file, after[0], describe_options(*after[1:])))
 
     def csv_watcher_run(self, as_json, timestamps):
         poll_seconds = self.app.config.get("WATCHER_DATABASE_POLL_SECONDS", 1)
@@ -383,7 +404,7 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         self.log.debug(message)
         click.echo(message, err=True)
 
-    def _with_status(self, watchers):
+    def with_status(self, watchers):
         """``watchers`` with their state, owner and times (see status.py); without a recorder no runner can
         run, so none is."""
         recorder = self._recorder()
@@ -398,7 +419,7 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         return [describe(watcher, owners.get(watcher["id"]), statuses.get(watcher["csv_file"]))
                 for watcher in watchers]
 
-    def _stored_watchers(self):
+    def stored_watchers(self):
         """All persisted watchers as dicts (id, csv_file, interval, key, delimiter, encoding), oldest first."""
         columns = (self.Watcher.id, self.Watcher.csv_file, self.Watcher.interval, self.Watcher.key_columns,
                    self.Watcher.delimiter, self.Watcher.encoding)

@@ -48,14 +48,15 @@ def check_key(csv_file, key, header):
             ", ".join(map(repr, absent)), csv_file, header), param_hint="'--key'")
 
 
-def hint_delimiter(csv_file, header, dialect):
-    """Say on stderr when ``header``, read from ``csv_file``, looks separated by another delimiter than
-    ``dialect``'s."""
+def delimiter_hint(csv_file, header, dialect):
+    """The warning to give when ``header``, read from ``csv_file``, looks separated by another delimiter than
+    ``dialect``'s; None when it does not."""
     delimiter = suggested_delimiter(header, dialect)
-    if delimiter is not None:
-        click.echo("Warning: %s looks %s-separated (its header is one column); to read its columns: csv_manager "
-                   "csv_watcher_update %s --delimiter '%s'"
-                   % (csv_file, delimiter_name(delimiter), csv_file, delimiter_name(delimiter)), err=True)
+    if delimiter is None:
+        return None
+    return ("Warning: %s looks %s-separated (its header is one column); to read its columns: csv_manager "
+            "csv_watcher_update %s --delimiter '%s'"
+            % (csv_file, delimiter_name(delimiter), csv_file, delimiter_name(delimiter)))
 
 
 def read_header(csv_file, dialect):
