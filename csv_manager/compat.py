@@ -153,6 +153,8 @@ def import_groundwork_web():
     - Each route registration adds its rule to the context's blueprint and registers the blueprint again:
       Flask 2.3 refuses a rule added to a registered blueprint, Flask 2.1 a second registration. Contexts get
       :class:`_LateBlueprint`, which adds late rules to the application directly.
+    - ``server_start`` of a server that does not exist prints ``Server '%s' not found.`` (the name left out) on
+      stdout and exits 0: it is refused with exit code 2 naming the server and those there are.
     - ``WebApplication.init_flask`` calls ``CORS(app)``, and flask-cors 6 then allows every origin: configured
       away by ``FLASK_CORS_ORIGINS = []`` (configuration.py), since FLASK_* settings reach Flask's config first.
     """
@@ -170,6 +172,7 @@ def import_groundwork_web():
         if not had_quote_plus:
             del werkzeug.urls.url_quote_plus
     context.Blueprint = _late_blueprint_class()
+    gw_web.GwWeb._GwWeb__server_start = _server_start
     return patterns.GwWebPattern, gw_web.GwWeb, gw_web_manager.GwWebManager
 
 
@@ -177,6 +180,17 @@ def _url_quote_plus(string, charset="utf-8", errors="strict", safe="/:"):
     import urllib.parse
 
     return urllib.parse.quote_plus(string, safe=safe, encoding=charset, errors=errors)
+
+
+def _server_start(plugin, server):
+    """GwWeb's ``server_start SERVER`` (see import_groundwork_web)."""
+    import click
+
+    servers = plugin.app.web.servers.get()
+    if server not in servers:
+        raise click.BadParameter("%r is not a server; the servers are: %s" % (server, ", ".join(sorted(servers))),
+                                 param_hint="'SERVER'")
+    servers[server].function()
 
 
 def _late_blueprint_class():

@@ -419,13 +419,17 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         return [describe(watcher, owners.get(watcher["id"]), statuses.get(watcher["csv_file"]))
                 for watcher in watchers]
 
-    def stored_watchers(self):
-        """All persisted watchers as dicts (id, csv_file, interval, key, delimiter, encoding), oldest first."""
+    def stored_watchers(self, csv_file=None):
+        """All persisted watchers (or that of ``csv_file`` only) as dicts (id, csv_file, interval, key, delimiter,
+        encoding), oldest first."""
         columns = (self.Watcher.id, self.Watcher.csv_file, self.Watcher.interval, self.Watcher.key_columns,
                    self.Watcher.delimiter, self.Watcher.encoding)
         with transaction(self.db):
             # Plain tuples: loading 1,000 ORM objects cost a one-shot command more than everything else it does.
-            stored = self.Watcher.query.with_entities(*columns).order_by(self.Watcher.id).all()
+            query = self.Watcher.query.with_entities(*columns)
+            if csv_file is not None:
+                query = query.filter_by(csv_file=csv_file)
+            stored = query.order_by(self.Watcher.id).all()
         return [dict({"id": row[0], "csv_file": row[1], "interval": row[2]}, **read_options(*row[3:]))
                 for row in stored]
 

@@ -16,6 +16,7 @@ what those two plugins hold through their methods.
 import ipaddress
 import os
 import socket
+import threading
 
 import click
 from flask import Response, request
@@ -26,6 +27,7 @@ from sqlalchemy import func
 from csv_manager.compat import import_groundwork_web
 from csv_manager.database import commit_counter, transaction
 from csv_manager.errors import CsvManagerError
+from csv_manager.plugins.csv_watcher_db_plugin.stop_request import StopRequest
 from csv_manager.plugins.csv_web_plugin.history_view import HistoryView
 from csv_manager.plugins.csv_web_plugin.live import Changes, event_stream
 from csv_manager.plugins.csv_web_plugin.pages import error_page, number_parameter, rows_table
@@ -80,9 +82,9 @@ class CsvWebPlugin(GwWebPattern, GwCommandsPattern):
             menu.register("Watchers", link=url_for("admin_csvwatchers.index_view", _external=False))
             menu.register("History", link=url_for("csv._history_view", _external=False))
         debug_server = self.app.web.servers.get("flask_debug")
-        run_debug_server = debug_server.function
-        debug_server.function = lambda: self._serve("flask_debug", run_debug_server)
-        self.web.servers.register("waitress", lambda: self._serve("waitress", self._run_waitress),
+        run_debug_server = debug_server.function  # GwWeb's: reads FLASK_HOST, FLASK_PORT and FLASK_DEBUG itself
+        debug_server.function = lambda: self._serve("flask_debug", lambda host, port: run_debug_server)
+        self.web.servers.register("waitress", lambda: self._serve("waitress", self._bind_waitress),
                                   "Starts the production server (waitress)")
 
     def deactivate(self):
@@ -137,8 +139,9 @@ class CsvWebPlugin(GwWebPattern, GwCommandsPattern):
                                   "65535, not %r." % self.app.config.get("FLASK_PORT"))
         return host, port
 
-    def _serve(self, server, run):
-        """Check the settings, print the login URL, and run ``server`` until it stops."""
+    def _serve(self, server, bind):
+        """Check the settings, bind ``server`` (``bind(host, port)`` returns the function that runs it), print
+        the login URL and run it until it stops."""
         host, port = self._address()
         debug = bool(self.app.config.get("FLASK_DEBUG", False))
         if debug and not _loopback(host):
@@ -147,6 +150,8 @@ class CsvWebPlugin(GwWebPattern, GwCommandsPattern):
         if server == "flask_debug":
             click.echo("flask_debug is Flask's development server: for anything but developing, use "
                        "'csv_manager server_start waitress'.", err=True)
+        self.app.plugins.get("CsvDocumentPlugin").setup_db()
+        run = bind(host, port)
         click.echo("CSV-Manager web view (%s) on %s:%d; open http://%s/?%s=%s" % (
             server, host, port, self._server_name(), TOKEN_PARAMETER, self.guard.token))
         self.changes.start()
@@ -155,12 +160,25 @@ class CsvWebPlugin(GwWebPattern, GwCommandsPattern):
         finally:
             self.changes.stop()
 
-    def _run_waitress(self):
+    def _bind_waitress(self, host, port):
+        """A waitress server listening on ``host:port``; the function it returns serves until SIGINT or SIGTERM
+        (exit codes as csv_watcher_run's), and then ends the open event streams."""
         import waitress
 
-        host, port = self._address()
-        waitress.serve(self.web.flask, host=host, port=port, threads=MAX_STREAMS + 8,
-                       connection_limit=2 * MAX_STREAMS, ident="csv_manager", _quiet=True)
+        try:
+            server = waitress.create_server(self.web.flask, host=host, port=port, threads=MAX_STREAMS + 8,
+                                            connection_limit=2 * MAX_STREAMS, ident="csv_manager")
+        except OSError as error:
+            raise CsvManagerError("Cannot listen on %s:%d: %s" % (host, port, error.strerror))
+
+        def run():
+            with StopRequest() as stop:
+                threading.Thread(target=server.run, name="waitress", daemon=True).start()
+                stop.event.wait()
+            self.changes.stop()
+            server.close()
+            click.get_current_context().exit(stop.exit_code)
+        return run
 
     def _fingerprint(self, watchers, documents):
         """A function whose answer changes when what the live pages show may have: on SQLite, the databases'

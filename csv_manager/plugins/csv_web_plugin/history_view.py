@@ -14,6 +14,7 @@ from csv_manager.plugins.csv_document_plugin.history_output import diff_versions
 from csv_manager.plugins.csv_document_plugin.history_pages import (
     file_versions, files_page, newest_versions, version_rows)
 from csv_manager.plugins.csv_document_plugin.retention import retention
+from csv_manager.plugins.csv_watcher_db_plugin.watcher_options import options_of
 from csv_manager.plugins.csv_web_plugin.pages import (
     FILES_PER_PAGE, ROWS_PER_PAGE, VERSIONS_PER_PAGE, Paging, number_parameter, refuse, rows_table, text_parameter)
 
@@ -98,8 +99,9 @@ class HistoryView:
     def compare_view(self):
         csv_file, first = text_parameter("file"), number_parameter("from")
         second = number_parameter("to") if request.args.get("to", "").strip() else None
-        watcher = self.watchers.csv_watcher.get(csv_file)
-        key, dialect = (watcher.key, watcher.dialect) if watcher is not None else ((), DEFAULT)
+        # Read as its watcher reads the file now (the server's registry does not follow other processes' changes).
+        stored = self.watchers.stored_watchers(csv_file)
+        _, key, dialect = options_of(stored[0]) if stored else (None, (), DEFAULT)
         try:
             record = diff_versions(self.history, csv_file, first, second, key, dialect)
         except CsvManagerError as error:

@@ -52,10 +52,10 @@ class WatchersView:
 
     def edit_view(self):
         csv_file = _absolute(request.values.get("csv_file", ""))
-        watcher = next((watcher for watcher in self.watchers.stored_watchers() if watcher["csv_file"] == csv_file),
-                       None)
-        if watcher is None:
+        stored = self.watchers.stored_watchers(csv_file)
+        if not stored:
             abort(404, "No watcher for %s." % csv_file)
+        watcher = stored[0]
         if request.method == "GET":
             return self.plugin.web.render("csv_watcher_edit.html", watcher=watcher, delimiters=DELIMITERS,
                                           max_interval=MAX_INTERVAL)
