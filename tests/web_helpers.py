@@ -71,8 +71,10 @@ class Server:
         self.process = script("server_start", server)
         self.lines = queue.Queue()
         self.stderr = []
-        threading.Thread(target=self._pump, daemon=True).start()
-        threading.Thread(target=lambda: self.stderr.extend(self.process.stderr), daemon=True).start()
+        self._pumps = [threading.Thread(target=self._pump, daemon=True),
+                       threading.Thread(target=lambda: self.stderr.extend(self.process.stderr), daemon=True)]
+        for pump in self._pumps:
+            pump.start()
         deadline = time.monotonic() + timeout
         self.url = None
         while self.url is None:
@@ -97,6 +99,7 @@ class Server:
         return self.url.rpartition("token=")[2]
 
     def stop(self):
+        """SIGTERM, then the output read to its end."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -104,6 +107,10 @@ class Server:
             except Exception:
                 self.process.kill()
                 self.process.wait()
+        for pump in self._pumps:
+            pump.join(5)
+        self.process.stdout.close()
+        self.process.stderr.close()
 
 
 def _wait_until_listening(port, deadline):
