@@ -312,10 +312,14 @@ class History:
                                             self.Snapshot.version_id <= boundary).delete(synchronize_session=False)
 
     def shown(self, history):
-        """The filter of the versions csv_history shows (and numbers): those with rows or columns changed, and
-        those of another event than a change (a new baseline, a file state)."""
+        """The filter of the versions of the file ``history`` that csv_history shows (see shown_versions)."""
+        return self.Version.file_id == history.id, self.shown_versions()
+
+    def shown_versions(self):
+        """The filter of the versions csv_history shows (and numbers), of any file: those with rows or columns
+        changed, and those of another event than a change (a new baseline, a file state)."""
         counts = self.Version.new_count + self.Version.missing_count + self.Version.changed_count
-        return self.Version.file_id == history.id, (counts > 0) | (self.Version.event != "change")
+        return (counts > 0) | (self.Version.event != "change")
 
     def purge(self, csv_file):
         """Delete everything recorded for ``csv_file``; returns whether there was anything."""

@@ -18,7 +18,8 @@ PREVIEW_ROWS = 20
 
 def files_page(history, search, offset, limit):
     """(number of files with history whose path contains ``search``, those of them from ``offset`` on, at most
-    ``limit``, by path): dicts of csv_file, versions (how many are shown) and newest (a version, or None)."""
+    ``limit``, by path): dicts of csv_file, versions (how many are shown) and newest (a version without its
+    rows, or None)."""
     File, Version = history.File, history.Version
     with transaction(history.db) as session:
         query = session.query(File)
@@ -26,13 +27,18 @@ def files_page(history, search, offset, limit):
             query = query.filter(File.csv_file.contains(search, autoescape=True))
         total = query.count()
         files = query.order_by(File.csv_file).offset(offset).limit(limit).all()
+        counts = dict(((file_id, (count, newest)) for file_id, count, newest in session.query(
+            Version.file_id, func.count(Version.id), func.max(Version.id)).filter(
+            Version.file_id.in_([record.id for record in files]), history.shown_versions()).group_by(
+            Version.file_id)))
+        newest = {version.id: version for version in session.query(Version).filter(
+            Version.id.in_([newest for _, newest in counts.values()]))}
         listed = []
         for record in files:
-            ids = _shown_ids(session, history, record)
-            newest = session.get(Version, ids[-1]) if ids else None
-            listed.append({"csv_file": record.csv_file, "versions": len(ids),
-                           "newest": None if newest is None else _version(session, history, record, newest,
-                                                                          record.pruned_versions + len(ids))})
+            count, newest_id = counts.get(record.id, (0, None))
+            version = None if newest_id is None else _version(session, history, record, newest[newest_id],
+                                                              record.pruned_versions + count, preview=0)
+            listed.append({"csv_file": record.csv_file, "versions": count, "newest": version})
         return total, listed
 
 
@@ -40,8 +46,7 @@ def newest_versions(history, limit):
     """The ``limit`` newest versions of any file, newest first."""
     File, Version = history.File, history.Version
     with transaction(history.db) as session:
-        shown = (Version.new_count + Version.missing_count + Version.changed_count > 0) | (Version.event != "change")
-        versions = session.query(Version).filter(shown).order_by(Version.id.desc()).limit(limit).all()
+        versions = session.query(Version).filter(history.shown_versions()).order_by(Version.id.desc()).limit(limit)
         listed = []
         for version in versions:
             record = session.get(File, version.file_id)
