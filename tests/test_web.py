@@ -280,3 +280,24 @@ def test_other_commands_do_not_import_flask(home):
             "print(sorted(name for name in sys.modules if name.split('.')[0] in ('flask', 'groundwork_web')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_the_live_pages_see_what_any_runner_records(web, store, csv_file, forked_running):
+    look = web.plugin.changes._fingerprint
+    assert web.cli("csv_watcher_add", csv_file, "-i", "1").exit_code == 0
+    runner = forked_running()
+    runner.expect("watching")
+    before = look()
+    append(csv_file, "3,Linus\n")
+    runner.expect("has new row")
+    assert look() != before
+    assert runner.stop() == 0
+
+
+def test_a_page_beyond_the_open_streams_is_told_to_wait(web, monkeypatch):
+    web.login()
+    streams = web.plugin._streams
+    while streams.acquire(blocking=False):
+        pass
+    response = web.get("/csv/events")
+    assert response.status_code == 503 and "Too many open pages" in page(response)

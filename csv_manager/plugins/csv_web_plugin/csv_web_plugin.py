@@ -19,7 +19,7 @@ import socket
 import threading
 
 import click
-from flask import Response, request
+from flask import Response, redirect, request, url_for
 from groundwork.patterns import GwCommandsPattern
 from jinja2 import ChoiceLoader, FileSystemLoader
 from sqlalchemy import func
@@ -49,7 +49,7 @@ class CsvWebPlugin(GwWebPattern, GwCommandsPattern):
         super().__init__(app, **kwargs)
         self.guard = None
         self.changes = None
-        self._streams = 0
+        self._streams = threading.BoundedSemaphore(MAX_STREAMS)
 
     def activate(self):
         watchers = self.app.plugins.get("CsvWatcherDbPlugin")
@@ -78,7 +78,6 @@ class CsvWebPlugin(GwWebPattern, GwCommandsPattern):
         WatchersView(self, watchers).register()
         menu = self.web.menus.register(name="CSV", link="#")
         with flask.app_context():
-            from flask import url_for
             menu.register("Watchers", link=url_for("admin_csvwatchers.index_view", _external=False))
             menu.register("History", link=url_for("csv._history_view", _external=False))
         debug_server = self.app.web.servers.get("flask_debug")
@@ -92,17 +91,18 @@ class CsvWebPlugin(GwWebPattern, GwCommandsPattern):
             self.changes.stop()
 
     def index(self):
-        from flask import redirect, url_for
         return redirect(url_for("csv._history_view"))
 
     def events_view(self):
         """The event stream of one open page (see live.py); ``seen`` is the change count the page shows."""
-        if self._streams >= MAX_STREAMS:
-            return Response("Too many open pages (%d); close some." % MAX_STREAMS, status=503)
         seen = number_parameter("seen", self.changes.count, source={
             "seen": request.headers.get("Last-Event-ID") or request.args.get("seen", "")}, minimum=0)
-        return Response(self._counted(event_stream(self.changes, seen)), mimetype="text/event-stream",
-                        headers={"X-Accel-Buffering": "no"})
+        if not self._streams.acquire(blocking=False):
+            return Response("Too many open pages (%d); close some." % MAX_STREAMS, status=503)
+        response = Response(event_stream(self.changes, seen), mimetype="text/event-stream",
+                            headers={"X-Accel-Buffering": "no"})
+        response.call_on_close(self._streams.release)  # when the page closes, or the server stops
+        return response
 
     def render_live(self, template, **context):
         """``template`` rendered, or only its ``live`` block when the page asks for its live content."""
@@ -113,13 +113,6 @@ class CsvWebPlugin(GwWebPattern, GwCommandsPattern):
         flask.update_template_context(context)
         page = flask.jinja_env.get_template(template)
         return "".join(page.blocks["live"](page.new_context(context)))
-
-    def _counted(self, stream):
-        self._streams += 1
-        try:
-            yield from stream
-        finally:
-            self._streams -= 1
 
     def _error(self, status, title, message):
         return self.web.render("csv_error.html", status=status, title=title, message=message), status
@@ -200,11 +193,17 @@ class CsvWebPlugin(GwWebPattern, GwCommandsPattern):
         return fingerprint
 
 
+#: The aggregates of each table that change with what the live pages show (see CsvWebPlugin._fingerprint).
+AGGREGATES = {"id": func.max, "checked_at": func.max, "changed_at": func.max, "interval": func.sum,
+              "pruned_versions": func.sum}
+
+
 def _aggregates(database, tables):
+    """The row count and AGGREGATES of each of ``tables``."""
     with transaction(database) as session:
-        return tuple(session.query(func.count(), *[func.max(column) for column in table.__table__.columns
-                                                   if column.name in ("id", "checked_at", "changed_at", "interval",
-                                                                      "pruned_versions")]).one()
+        return tuple(session.query(func.count(), *[AGGREGATES[column.name](column)
+                                                   for column in table.__table__.columns
+                                                   if column.name in AGGREGATES]).one()
                      for table in tables)
 
 
