@@ -16,7 +16,9 @@ REQUIRED = bool(os.environ.get("CSV_MANAGER_REQUIRE_BROWSER"))
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-pytestmark = [pytest.mark.timeout(120),
+# One browser at a time (tox runs pytest with --dist loadgroup): four chromiums on two cores starve the runner
+# tests' takeover bounds.
+pytestmark = [pytest.mark.timeout(120), pytest.mark.xdist_group("browser"),
               pytest.mark.skipif(CHROMIUM is None and not REQUIRED,
                                  reason="Debian's chromium is not installed (apt-get install chromium; .ci/run does)")]
 
@@ -91,6 +93,10 @@ def test_the_owner_logs_in_sees_watchers_and_history_and_a_change_appears_live(p
     fresh.wait_for()
     assert fresh.locator("tr.new").inner_text().split() == ["+", "3", "Linus"]
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1, "no reload"
+    append(csv_file, "4,Barbara\n")
+    watched.expect("has new row: {'id': '4', 'name': 'Barbara'}")
+    page.locator("article.version.fresh", has_text="Barbara").wait_for()
+    assert fresh.count() == 1, "still marked after the page's next refresh"
 
     page.goto(served.base + "/csv/history?file=" + str(csv_file))
     wait_live(page)

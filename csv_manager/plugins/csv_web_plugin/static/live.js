@@ -1,6 +1,6 @@
 // Keeps a page live: its #live element names an event stream (data-events); on each "change" event the page
-// fetches its own URL's live content (X-Live: 1) and puts it in place. Entries the page did not show before
-// (data-item) are marked "fresh".
+// fetches its own URL's live content (X-Live: 1) and puts it in place. Entries (data-item) that arrived since
+// the page was opened stay marked "fresh" through later refreshes; "arrived" flashes them once.
 "use strict";
 (function () {
   const root = document.getElementById("live");
@@ -9,6 +9,7 @@
   }
   let busy = false;
   let again = false;
+  const fresh = new Set();
 
   function items() {
     return new Set(Array.from(root.querySelectorAll("[data-item]"), (element) => element.dataset.item));
@@ -30,7 +31,11 @@
         }
         root.innerHTML = await response.text();
         for (const element of root.querySelectorAll("[data-item]")) {
-          if (!before.has(element.dataset.item)) {
+          if (!before.has(element.dataset.item) && !fresh.has(element.dataset.item)) {
+            fresh.add(element.dataset.item);
+            element.classList.add("arrived");
+          }
+          if (fresh.has(element.dataset.item)) {
             element.classList.add("fresh");
           }
         }
