@@ -7,9 +7,12 @@ ownership matters, so the locks live with the history database:
 
 - PostgreSQL (:class:`PostgresLocks`): session-level advisory locks on a connection the runner keeps for the
   purpose. The server releases them when that session ends, whether the runner exits, is killed, or its session
-  is terminated. The runner also writes its history on that same session, so a runner whose session is gone
-  cannot commit anything: its writes fail, are dropped, and the next owner reports those changes from the
-  recorded content instead.
+  is terminated. A runner that stops answering (stopped, paused, stuck) loses them too: the session carries
+  ``idle_session_timeout`` (and ``idle_in_transaction_session_timeout``) of the stall bound, and the runner's
+  poll uses it every second as its heartbeat, so the server ends the session of a runner silent for longer.
+  The runner also writes its history on that same session, so a runner whose session is gone cannot commit
+  anything: its writes fail, are dropped, and the next owner reports those changes from the recorded content
+  instead.
 - SQLite (:class:`FileLocks`): POSIX byte-range locks (fcntl) on a file next to the history database, one byte
   per watcher and one per runner. The kernel releases them when the process dies, which is also when its
   writes stop.
@@ -67,11 +70,12 @@ def runner_name():
     return "%s:%d" % (socket.gethostname(), os.getpid())
 
 
-def locks_for(database):
-    """The lock space of the history ``database`` (a groundwork-database Database), not joined yet."""
+def locks_for(database, stall_seconds=None):
+    """The lock space of the history ``database`` (a groundwork-database Database), not joined yet; a runner
+    that shows no sign of life for ``stall_seconds`` loses its locks where the database can see to it."""
     dialect = database.engine.dialect.name
     if dialect == "postgresql":
-        return PostgresLocks(database)
+        return PostgresLocks(database, stall_seconds)
     if dialect == "sqlite" and sqlite_file(database.database_url):
         return FileLocks(database, sqlite_file(database.database_url) + "-runners")
     return SoloLocks(database)
@@ -217,8 +221,9 @@ class PostgresLocks(Locks):
     shared by every runner, so counting its holders counts the runners).
     """
 
-    def __init__(self, database):
+    def __init__(self, database, stall_seconds=None):
         self.database = database
+        self.stall_seconds = stall_seconds
         self.lost = False
         self._connection = None
         self._backend_pid = None
@@ -233,6 +238,7 @@ class PostgresLocks(Locks):
                 self._backend_pid, self._namespace = self._identify(self._connection)
                 for setting, value in KEEPALIVES.items():
                     self._connection.exec_driver_sql("SET %s = %d" % (setting, value))
+                self._end_when_silent(self._connection)
                 self._connection.execute(text("SELECT set_config('application_name', :name, false)"),
                                          {"name": "csv_manager %s" % runner_name()})
                 self._execute("SELECT pg_advisory_lock_shared(:namespace, 0)")
@@ -243,6 +249,18 @@ class PostgresLocks(Locks):
     def runners(self):
         return max(1, self._scalar(
             "SELECT count(*) FROM pg_locks WHERE %s AND objid::bigint = 0" % _OUR_ADVISORY_LOCKS))
+
+    def _end_when_silent(self, connection):
+        """Have the server end this session, and with it the locks, once the runner has sent nothing for
+        ``stall_seconds`` (PostgreSQL 14 and later; before, only a runner that is gone loses its watchers)."""
+        if self.stall_seconds is None:
+            return
+        if int(connection.exec_driver_sql("SHOW server_version_num").scalar()) < 140000:
+            _warn_once("PostgreSQL before 14 cannot end the session of a runner that stopped answering: its "
+                       "watchers go to the others only once it is gone")
+            return
+        for setting in ("idle_session_timeout", "idle_in_transaction_session_timeout"):
+            connection.exec_driver_sql("SET %s = %d" % (setting, self.stall_seconds * 1000))
 
     def claim(self, watcher_ids, limit):
         """Try the ids nobody held a moment ago, ``limit`` at a time, each batch in one round trip."""
@@ -351,6 +369,15 @@ class PostgresLocks(Locks):
 
     def _scalar(self, sql, **parameters):
         return self._rows(sql, **parameters)[0][0]
+
+
+_warned = set()
+
+
+def _warn_once(message):
+    if message not in _warned:
+        _warned.add(message)
+        logging.getLogger(__name__).warning(message)
 
 
 #: Advisory locks of our namespace (two-key form: objsubid 2) in the current database, granted.

@@ -243,3 +243,55 @@ def test_runners_started_at_the_same_moment_on_a_fresh_home_all_join(cli, home, 
         assert runner.stop() == 0
         assert not [line for line in runner.lines("stderr")
                     if "Error" in line or "Traceback" in line]
+
+
+def postgres_only(store):
+    """Failover for a stalled runner is the database server's to enforce; on SQLite it is not there yet."""
+    if store.name != "postgresql":
+        pytest.skip("a stalled runner's watchers are taken over on PostgreSQL only (SQLite's are not, yet)")
+
+
+@pytest.mark.long
+def test_a_stopped_runner_loses_its_watchers_to_the_other_and_rejoins_when_continued(
+        cli, store, tmp_path, forked_running, monkeypatch):
+    postgres_only(store)
+    monkeypatch.setenv("CSV_MANAGER_RUNNER_STALL_SECONDS", "4")
+    files = make_files(cli, tmp_path, 10)
+    runners = [forked_running("--json") for _ in range(2)]
+    wait_until(settled(runners, 10), 30, "10 watchers shared by 2 runners")
+    stalled, other = runners
+    stalled.process.send_signal(signal.SIGSTOP)
+    stopped = time.monotonic()
+    written = []
+    for path in files:
+        append_row(path, "stalled", written)
+    took = wait_until(lambda: not wait_reported([other], written, timeout=0), 30,
+                      "every row reported by the runner left", started=stopped)
+    assert took < 15, "the stopped runner's rows took %.1f s" % took
+
+    stalled.process.send_signal(signal.SIGCONT)
+    stalled.expect("Stopped", stream="stderr")
+    wait_until(settled(runners, 10), 30, "the continued runner back with its share")
+    for path in files:
+        append_row(path, "continued", written)
+    assert wait_reported(runners, written) == set()
+    for runner in runners:
+        assert runner.finish() == 0
+    assert_exactly_once(written, reported(runners), "on stdout")
+    assert_exactly_once(written, recorded(cli, files), "in csv_history")
+
+
+@pytest.mark.parametrize("setting", ["2", "ten", "3601"])
+def test_a_bad_stall_bound_is_refused(cli, home, monkeypatch, setting):
+    monkeypatch.setenv("CSV_MANAGER_RUNNER_STALL_SECONDS", setting)
+    result = cli("csv_watcher_run")
+    assert result.exit_code == 1
+    assert result.stderr == ("Error: The stall bound (RUNNER_STALL_SECONDS or CSV_MANAGER_RUNNER_STALL_SECONDS) must "
+                             "be a whole number of seconds from 3 to 3600, not %r.\n" % setting)
+
+
+def append_row(path, mark, written):
+    number = len(written) + 1
+    with open(path, "a") as stream:
+        stream.write("%d,%s\n" % (number, mark))
+    written.append((str(path), {"id": str(number), "file": mark}))

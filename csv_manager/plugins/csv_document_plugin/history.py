@@ -135,10 +135,10 @@ class History:
         """Queue ``function()`` behind the writes queued so far; skipped if ``lease`` no longer holds by then."""
         self._put(None, lease, _Then(function))
 
-    def locks(self):
+    def locks(self, stall_seconds=None):
         """New runner locks (not joined yet) in this database: ownership matters where the history is written,
-        so the locks live with it (see runner_locks.py)."""
-        return locks_for(self.db)
+        so the locks live with it (see runner_locks.py). A runner silent for ``stall_seconds`` loses them."""
+        return locks_for(self.db, stall_seconds)
 
     def content_to_resume(self, csv_file):
         """The content a watcher of ``csv_file`` starting in this runner resumes from: the last recorded one

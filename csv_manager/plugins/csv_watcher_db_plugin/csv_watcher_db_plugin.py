@@ -52,6 +52,7 @@ DEFAULT_INTERVAL = 10
 #: One day. Longer intervals are almost always a typo (milliseconds for seconds).
 MAX_INTERVAL = 86400
 MAX_QUIET_SECONDS = 3600
+STALL_SECONDS = (3, 3600)
 SIGNALS = {
     "csv_watcher_recorder": "Sent by csv_watcher_run and csv_watcher_list to find the plugin that records what "
                             "the watchers report; its receiver returns the record keeper. Arguments: outage",
@@ -200,6 +201,18 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
                                   "a number of seconds from 0 to %d, not %r." % (MAX_QUIET_SECONDS, setting))
         return seconds
 
+    def _stall_seconds(self):
+        """The RUNNER_STALL_SECONDS setting (from CSV_MANAGER_RUNNER_STALL_SECONDS when set), whole seconds."""
+        setting = self.app.config.get("RUNNER_STALL_SECONDS", 10)
+        try:
+            seconds = int(str(setting))
+        except ValueError:
+            seconds = 0
+        if not STALL_SECONDS[0] <= seconds <= STALL_SECONDS[1]:
+            raise CsvManagerError("The stall bound (RUNNER_STALL_SECONDS or CSV_MANAGER_RUNNER_STALL_SECONDS) must "
+                                  "be a whole number of seconds from %d to %d, not %r." % (*STALL_SECONDS, setting))
+        return seconds
+
     def _notifications(self):
         """The WATCHER_NOTIFICATIONS setting (from CSV_MANAGER_NOTIFICATIONS when set): True for "on"."""
         setting = str(self.app.config.get("WATCHER_NOTIFICATIONS", "on"))
@@ -321,7 +334,8 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         if self.recorder is None:
             raise CsvManagerError("csv_watcher_run needs a plugin that records what it reports: add "
                                   "CsvDocumentPlugin to PLUGINS.")
-        self.share = Share(self.recorder.locks, start=self.csv_watcher.resume,
+        stall_seconds = self._stall_seconds()
+        self.share = Share(lambda: self.recorder.locks(stall_seconds), start=self.csv_watcher.resume,
                            started=lambda csv_file: self.csv_watcher.get(csv_file).started,
                            stop=self._restart_later, release=self.recorder.release, say=self._say)
         self.status = StatusPublisher(self.recorder)
