@@ -11,6 +11,7 @@ import uuid
 import pytest
 
 from conftest import forked_run, run
+from web_helpers import Server, free_port
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -117,3 +118,31 @@ def test_another_user_cannot_read_the_history_of_a_watched_file(shared_folder, c
     for name in ("history_db.db", "watcher_db.db", "csv_manager.log"):
         refused = read_as_stranger(home / name)
         assert refused.returncode != 0 and b"Permission denied" in refused.stderr, name
+
+
+def test_another_user_gets_nothing_from_the_web_view(shared_folder, csv_file, stranger, monkeypatch):
+    if not shutil.which("curl"):
+        pytest.skip("needs curl, to ask the web server as another user")
+    home = shared_folder / "home"
+    monkeypatch.setenv("CSV_MANAGER_HOME", str(home))
+    port = free_port()
+    monkeypatch.setenv("CSV_MANAGER_WEB_PORT", str(port))
+    assert run("csv_watcher_add", csv_file).returncode == 0
+    server = Server(port)
+    try:
+        os.chmod(home, 0o711)  # even with the folder open to others, as in the test above
+        token = subprocess.run(["runuser", "-u", stranger, "--", "cat", str(home / "web_token")],
+                               capture_output=True)
+        assert token.returncode != 0 and b"Permission denied" in token.stderr
+
+        def status_as_stranger(path):
+            asked = subprocess.run(["runuser", "-u", stranger, "--", "curl", "-s", "-o", "/dev/null", "-w",
+                                    "%{http_code}", server.base + path], capture_output=True, text=True)
+            return asked.stdout
+
+        assert status_as_stranger("/csv/history") == "403"
+        assert status_as_stranger("/admin/admin_csvwatchers/") == "403"
+        assert status_as_stranger("/csv/events") == "403"
+        assert status_as_stranger("/?token=" + server.token) == "303", "control: the server answers that user"
+    finally:
+        server.stop()
