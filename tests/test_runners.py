@@ -251,7 +251,6 @@ def postgres_only(store):
         pytest.skip("a stalled runner's watchers are taken over on PostgreSQL only (SQLite's are not, yet)")
 
 
-@pytest.mark.long
 def test_a_stopped_runner_loses_its_watchers_to_the_other_and_rejoins_when_continued(
         cli, store, tmp_path, forked_running, monkeypatch):
     postgres_only(store)

@@ -282,8 +282,8 @@ def test_other_commands_do_not_import_flask(home):
     assert result.stdout.strip() == "[]", result.stderr
 
 
-def test_the_live_pages_see_what_any_runner_records(web, store, csv_file, forked_running):
-    look = web.plugin.changes._fingerprint
+def test_the_live_pages_see_what_any_runner_records(store, web, csv_file, forked_running):
+    look = web.plugin.changes._fingerprint  # (web comes after store: it reads the store's settings)
     assert web.cli("csv_watcher_add", csv_file, "-i", "1").exit_code == 0
     runner = forked_running()
     runner.expect("watching")
