@@ -376,6 +376,12 @@ class History:
             self.log.debug("Dropped a write: this runner no longer owns the watcher it was for")
             return True
         except Exception as error:
+            if lease is not None and not lease.held:
+                # The failure ended the session that held the lease (see runner_locks.PostgresLocks.write): the
+                # write is the next owner's to make, now, not after a retry that would hold up this runner's
+                # restart of its watchers.
+                self.log.debug("Dropped a write whose lease went with the failing session: %s", error)
+                return True
             self._problem = str(getattr(error, "message", error))
             self._outage.failed("history", self._problem)
             return False
