@@ -183,15 +183,15 @@ def test_three_runners_report_and_record_every_row_exactly_once_through_a_kill_a
         if store.name == "postgresql":
             terminate_session(store, runners[1])
             runners[1].expect("Stopped", stream="stderr")
-        took = wait_until(settled(runners[1:], 30), 30, "the orphaned watchers owned again", started=orphaned)
+        # How soon (the 5 s target) is benchmarks/bench_runners.py's "takeover" row; the wait bounds a hang: under
+        # the whole suite on two cores it took 5.2 to 14.2 s in about one suite out of five, on the code before
+        # the web view as well.
+        wait_until(settled(runners[1:], 30), 30, "the orphaned watchers owned again", started=orphaned)
         after = len(appender.written)
         wait_until(lambda: len(appender.written) >= after + 150, 30, "150 more rows written to the new owners")
     unseen = wait_reported(runners, appender.written)
     for runner in runners[1:]:
         assert runner.finish() == 0
-    # How soon (the 5 s target) is benchmarks/bench_runners.py's "takeover" row: here, under the whole suite on two
-    # cores, it took 5.2 to 14.2 s in about one suite out of five, on the code before the web view as well.
-    assert took < 30, "took %.1f s to own the orphaned watchers again" % took
     assert_exactly_once(appender.written, recorded(cli, files), "in csv_history")
     # The one gap the README owns up to: a runner SIGKILLed between recording a change and printing it leaves the
     # change recorded (checked above) and unprinted. Only the killed runner's files may have such rows.
