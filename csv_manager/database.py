@@ -20,6 +20,7 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQL
 from csv_manager.compat import check_connections_before_use, register_database
 from csv_manager.errors import CsvManagerError
 from csv_manager.files import create_private
+from csv_manager.stall import keepalives, stall_seconds
 
 SQLITE_BUSY_TIMEOUT_MS = 30000
 #: Bytes a SQLite write-ahead log is truncated to after a checkpoint.
@@ -52,7 +53,46 @@ def register_configured(plugin, prefix):
     configure_engine(database.engine)
     if database.engine.dialect.name != "sqlite":
         check_connections_before_use(database.engine)
+        end_silent_connections(database.engine, stall_seconds(config))
     return database
+
+
+def end_silent_connections(engine, seconds):
+    """Have libpq give up on a PostgreSQL connection that stops answering (packets lost, no reset) within about
+    ``seconds``, instead of waiting in a query for TCP's retransmissions (about fifteen minutes): keepalives for
+    an idle connection, ``tcp_user_timeout`` for one whose sent data goes unacknowledged, and a bound on
+    connecting. What the database URL sets itself is kept. For the libpq drivers (psycopg, psycopg2) only."""
+    if engine.dialect.driver not in ("psycopg", "psycopg2"):
+        return
+    idle, interval, count = keepalives(seconds)
+    options = {"keepalives": 1, "keepalives_idle": idle, "keepalives_interval": interval, "keepalives_count": count,
+               "tcp_user_timeout": seconds * 1000, "connect_timeout": seconds}
+
+    @event.listens_for(engine, "do_connect")
+    def _on_connect(dialect, connection_record, cargs, cparams):
+        for name, value in options.items():
+            cparams.setdefault(name, value)
+
+
+def bound_runner_sessions(engine, seconds):
+    """Have the PostgreSQL server end a session of ``engine`` (csv_watcher_run's, with the stall bound) whose
+    runner has been silent for about ``seconds`` while it matters: idle inside a transaction, or not answering
+    TCP (keepalives, and ``tcp_user_timeout`` for data it does not acknowledge). A runner cut off in the middle
+    of a transaction would otherwise keep its row locks (on the watchers' status, which every runner writes)
+    until the server's TCP gives up, after two hours or fifteen minutes. Not for the other commands: csv_history
+    read through a pager may rightly sit in a transaction for longer. Connections already pooled are closed, to
+    be made again with these settings."""
+    if engine.dialect.name != "postgresql":
+        return
+    idle, interval, count = keepalives(seconds)
+    settings = {"idle_in_transaction_session_timeout": seconds * 1000, "tcp_user_timeout": seconds * 1000,
+                "tcp_keepalives_idle": idle, "tcp_keepalives_interval": interval, "tcp_keepalives_count": count}
+    options = " ".join("-c %s=%d" % setting for setting in settings.items())
+
+    @event.listens_for(engine, "do_connect")
+    def _on_connect(dialect, connection_record, cargs, cparams):
+        cparams["options"] = " ".join(filter(None, [cparams.get("options"), options]))
+    engine.dispose()
 
 
 def close(database):

@@ -1,21 +1,28 @@
-"""Which runner owns which watcher: locks that the database server or the operating system hold for a live
-runner only, and drop the moment it is gone.
+"""Which runner owns which watcher: ownership that ends when a runner is gone, and also when it stops answering.
 
 A runner (one ``csv_watcher_run`` process) joins the history database's lock space, then claims watchers by
-their id. Only the holder of a watcher's lock reads its file, prints and records; the history is where
-ownership matters, so the locks live with the history database:
+their id. Only the holder of a watcher's lease reads its file, prints and records; the history is where
+ownership matters, so the leases live with the history database. A runner shows it is alive by a heartbeat
+(:meth:`Locks.check`, every poll); one silent for longer than its stall bound (``RUNNER_STALL_SECONDS``) loses
+its watchers to the others, as a Kafka consumer that misses its session timeout loses its partitions:
 
 - PostgreSQL (:class:`PostgresLocks`): session-level advisory locks on a connection the runner keeps for the
   purpose. The server releases them when that session ends, whether the runner exits, is killed, or its session
-  is terminated. A runner that stops answering (stopped, paused, stuck) loses them too: the session carries
-  ``idle_session_timeout`` (and ``idle_in_transaction_session_timeout``) of the stall bound, and the runner's
-  poll uses it every second as its heartbeat, so the server ends the session of a runner silent for longer.
-  The runner also writes its history on that same session, so a runner whose session is gone cannot commit
-  anything: its writes fail, are dropped, and the next owner reports those changes from the recorded content
-  instead.
-- SQLite (:class:`FileLocks`): POSIX byte-range locks (fcntl) on a file next to the history database, one byte
-  per watcher and one per runner. The kernel releases them when the process dies, which is also when its
-  writes stop.
+  is terminated. The heartbeat is a query on that session, and the same query ends the sessions of the runners
+  whose lock session has been quiet for longer than the bound (stopped, paused, cut off from the network), as
+  a group coordinator evicts a member. The runner writes its history on that same session, so a runner whose
+  session is gone cannot commit anything: its writes fail, are dropped, and the next owner reports those
+  changes from the recorded content instead. A runner's sessions also carry TCP keepalives, ``tcp_user_timeout``
+  and ``idle_in_transaction_session_timeout`` of the bound (database.bound_runner_sessions), so that a cut-off
+  runner's row locks go too.
+- SQLite (:class:`FileLocks`): a table of runners with their heartbeats and a table of leases, in the history
+  database, and an fcntl lock per runner on a file next to it, which the kernel drops the moment the process is
+  gone. A SQLite file has no server to end a silent runner's claim, so the other runners judge it by its
+  heartbeat, and take its watchers by raising their lease's epoch; every write checks its epoch in its own
+  transaction.
+
+A runner that has not proved itself alive within its bound also counts its own locks as lost (:attr:`Locks.lost`),
+before anyone can have taken them: it stops its watchers, says so once, and joins again.
 
 A :class:`Lease` is one claim of one watcher. Writes go through :meth:`Locks.write` with the lease that asked for
 them, and raise :class:`LeaseLost` once it no longer holds.
@@ -26,6 +33,7 @@ import os
 import socket
 import struct
 import threading
+import time
 import zlib
 from contextlib import contextmanager
 
@@ -39,9 +47,17 @@ from csv_manager.files import create_private
 #: fcntl's byte offsets in the lock file: a watcher locks the byte at its id, a runner one byte from here on.
 RUNNER_SLOTS = 1 << 40
 MAX_RUNNERS = 256
-#: Close a network-cut session on the server within about tcp_keepalives_idle + interval * count seconds, so
-#: its watchers are free for the other runners, instead of after the operating system's two hours.
-KEEPALIVES = {"tcp_keepalives_idle": 5, "tcp_keepalives_interval": 2, "tcp_keepalives_count": 3}
+#: The stall bound recorded for a runner that has none (SoloLocks' processes, csv_watcher_list): never stalled.
+STALL_FOREVER = 1 << 30
+#: Why a runner's locks were lost, as Share says it on stderr.
+GONE = "the database session that proved this runner owns them is gone"
+TAKEN = "another runner took them while this one was not answering"
+SILENT = "this runner did not answer for over its stall bound of %d s (stopped, suspended, or cut off)"
+
+
+def clock():
+    """Seconds on a clock that runs on while the machine is suspended (a closed laptop lid), where Linux has one."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME) if hasattr(time, "CLOCK_BOOTTIME") else time.monotonic()
 
 
 class LeaseLost(Exception):
@@ -49,11 +65,13 @@ class LeaseLost(Exception):
 
 
 class Lease:
-    """This runner's claim on watcher ``watcher_id``, valid until released or until its locks are lost."""
+    """This runner's claim on watcher ``watcher_id``, valid until released or until its locks are lost;
+    ``epoch`` tells this claim from earlier and later ones where the locks need it (FileLocks)."""
 
-    def __init__(self, locks, watcher_id):
+    def __init__(self, locks, watcher_id, epoch=None):
         self.locks = locks
         self.watcher_id = watcher_id
+        self.epoch = epoch
         self.released = False
 
     @property
@@ -77,15 +95,31 @@ def locks_for(database, stall_seconds=None):
     if dialect == "postgresql":
         return PostgresLocks(database, stall_seconds)
     if dialect == "sqlite" and sqlite_file(database.database_url):
-        return FileLocks(database, sqlite_file(database.database_url) + "-runners")
+        return FileLocks(database, sqlite_file(database.database_url) + "-runners", stall_seconds)
     return SoloLocks(database)
 
 
 class Locks:
-    """The interface; see the module docstring. ``lost`` turns True for good when the locks cannot be proven
-    held any more; the runner then starts over with a new Locks."""
+    """The interface; see the module docstring. :attr:`lost` turns True for good when the locks cannot be
+    proven held any more (:attr:`lost_reason` says why); the runner then starts over with a new Locks."""
 
-    lost = False
+    def __init__(self, stall_seconds=None):
+        self.stall_seconds = stall_seconds
+        self.lost_reason = None
+        #: clock() when the runner last proved itself alive (see check); None before it joined.
+        self._proved = None
+
+    @property
+    def lost(self):
+        if self.lost_reason is None and self._proved is not None and self.stall_seconds is not None \
+                and clock() - self._proved > self.stall_seconds:
+            self.lose(SILENT % self.stall_seconds)
+        return self.lost_reason is not None
+
+    def lose(self, reason):
+        """Count the locks as lost for good, for ``reason`` (the first one given stays)."""
+        if self.lost_reason is None:
+            self.lost_reason = reason
 
     def join(self):
         """Become a runner (counted by :meth:`runners`)."""
@@ -106,7 +140,8 @@ class Locks:
         return {}
 
     def check(self):
-        """Set ``lost`` if the locks are no longer held; returns whether they are."""
+        """The heartbeat: prove this runner alive where the others can see it, and set ``lost`` if the locks are
+        no longer held; returns whether they are."""
         return not self.lost
 
     @contextmanager
@@ -126,6 +161,7 @@ class SoloLocks(Locks):
     """For databases without a lock this runner can rely on (SQLite in memory, other servers): it owns all."""
 
     def __init__(self, database):
+        super().__init__()
         self.database = database
 
     def join(self):
@@ -136,16 +172,31 @@ class SoloLocks(Locks):
 
 
 class FileLocks(Locks):
-    """fcntl locks on ``path``; see the module docstring.
+    """Ownership kept in the history database's ``csv_runners`` and ``csv_runner_leases`` tables, liveness in
+    fcntl locks on ``path``; see the module docstring.
+
+    A runner holds one byte of the lock file (its slot) for as long as its process lives, and writes a heartbeat
+    into its ``csv_runners`` row every quarter of its stall bound. A runner is live while its slot is locked by
+    its pid and its heartbeat is younger than its bound; the watchers of a runner that is not are free to
+    claim. Claiming a watcher raises its lease's ``epoch``, and every write checks the epoch it was made under in
+    its own transaction (SQLite writes one transaction at a time), so a runner that wakes after its watchers
+    were taken commits nothing more of them.
 
     POSIX locks belong to the process and are all dropped when it closes any descriptor of the file, so the file
     is opened once, by the runner, and closed only when it stops.
     """
 
-    def __init__(self, database, path):
+    def __init__(self, database, path, stall_seconds=None):
+        super().__init__(stall_seconds)
         self.database = database
         self.path = path
         self._fd = None
+        self._slot = None
+        self._id = None
+        #: {watcher id: leases of it claimed and not released}, changed only together with the lease table, under
+        #: _counting: a release (in the recorder's thread) must not free a row that a claim has just counted on.
+        self._claims = {}
+        self._counting = threading.Lock()
         self._mutex = threading.Lock()
 
     def join(self):
@@ -154,45 +205,156 @@ class FileLocks(Locks):
             self._fd = os.open(self.path, os.O_RDWR)
         except OSError as error:
             raise CsvManagerError("Cannot open the runners' lock file %s: %s" % (self.path, error.strerror))
-        for slot in range(MAX_RUNNERS):
-            if self._lock(RUNNER_SLOTS + slot, fcntl.F_WRLCK):
-                return
-        self.close()
-        raise CsvManagerError("More than %d runners share %s" % (MAX_RUNNERS, self.path))
+        self._slot = next((slot for slot in range(MAX_RUNNERS) if self._lock(RUNNER_SLOTS + slot)), None)
+        if self._slot is None:
+            self.close()
+            raise CsvManagerError("More than %d runners share %s" % (MAX_RUNNERS, self.path))
+        proved = clock()
+        with transaction(self.database, writes=True) as session:
+            self._forget_runners(session, self._live_runners(session, include_self=False)[1])
+            self._id = session.execute(text(
+                "INSERT INTO csv_runners (name, slot, pid, stall_seconds, beat_at) "
+                "VALUES (:name, :slot, :pid, :stall, :now)"),
+                {"name": runner_name(), "slot": self._slot, "pid": os.getpid(),
+                 "stall": self.stall_seconds or STALL_FOREVER, "now": time.time()}).lastrowid
+        self._proved = proved
 
     def runners(self):
-        return 1 + sum(1 for slot in range(MAX_RUNNERS) if self._holder(RUNNER_SLOTS + slot) is not None)
+        with transaction(self.database) as session:
+            return len(self._live_runners(session)[0])
 
     def claim(self, watcher_ids, limit):
+        """Claim, in one transaction, watchers with no live owner (raising their epoch) and watchers this runner
+        holds already (a watcher restarted before its old lease's release ran): those keep their epoch, so the
+        old lease's queued writes still go in, and are counted, so that the old release keeps the new claim."""
         leases = []
-        for watcher_id in watcher_ids:
-            if len(leases) >= limit:
-                break
-            if self._lock(watcher_id, fcntl.F_WRLCK):
-                leases.append(Lease(self, watcher_id))
+        with self._counting, self._writing() as session:
+            live, gone = self._live_runners(session)
+            self._forget_runners(session, gone)
+            current = {watcher_id: (runner_id, epoch) for watcher_id, runner_id, epoch in session.execute(
+                text("SELECT watcher_id, runner_id, epoch FROM csv_runner_leases"))}
+            for watcher_id in watcher_ids:
+                if len(leases) >= limit:
+                    break
+                runner_id, epoch = current.get(watcher_id, (None, 0))
+                if runner_id in live and runner_id != self._id:
+                    continue
+                if runner_id != self._id:
+                    epoch += 1
+                    session.execute(text(
+                        "INSERT INTO csv_runner_leases (watcher_id, runner_id, epoch) VALUES (:watcher, :runner, "
+                        ":epoch) ON CONFLICT (watcher_id) DO UPDATE SET runner_id = :runner, epoch = :epoch"),
+                        {"watcher": watcher_id, "runner": self._id, "epoch": epoch})
+                leases.append(Lease(self, watcher_id, epoch))
+            for lease in leases:
+                self._claims[lease.watcher_id] = self._claims.get(lease.watcher_id, 0) + 1
         return leases
 
     def release(self, watcher_id):
-        self._lock(watcher_id, fcntl.F_UNLCK)
+        with self._counting:
+            self._claims[watcher_id] -= 1
+            if self._claims[watcher_id]:
+                return
+            del self._claims[watcher_id]
+            with self._writing() as session:
+                session.execute(text("UPDATE csv_runner_leases SET runner_id = NULL "
+                                     "WHERE watcher_id = :watcher AND runner_id = :runner"),
+                                {"watcher": watcher_id, "runner": self._id})
 
     def owners(self, watcher_ids):
         if self._fd is None:
             if not os.path.exists(self.path):
                 return {}
             self._fd = os.open(self.path, os.O_RDONLY)
-        host = socket.gethostname()
-        holders = ((watcher_id, self._holder(watcher_id)) for watcher_id in watcher_ids)
-        return {watcher_id: "%s:%d" % (host, pid) for watcher_id, pid in holders if pid is not None}
+        wanted = set(watcher_ids)
+        with transaction(self.database) as session:
+            live = self._live_runners(session, include_self=False, stalled=True)[0]
+            rows = session.execute(text("SELECT l.watcher_id, r.id, r.name FROM csv_runner_leases l "
+                                        "JOIN csv_runners r ON r.id = l.runner_id")).all()
+        return {watcher_id: name for watcher_id, runner_id, name in rows if watcher_id in wanted and runner_id in live}
+
+    def check(self):
+        if self.lost or self._id is None:
+            return not self.lost
+        if clock() - self._proved >= (self.stall_seconds or STALL_FOREVER) / 4:
+            proved = clock()
+            try:
+                with transaction(self.database, writes=True) as session:
+                    beat = session.execute(text("UPDATE csv_runners SET beat_at = :now WHERE id = :runner"),
+                                           {"now": time.time(), "runner": self._id})
+                    if beat.rowcount != 1:
+                        self.lose(TAKEN)
+                        return False
+            except CsvManagerError:
+                return not self.lost  # lost once the bound passes without a heartbeat
+            self._proved = proved
+        return not self.lost
+
+    @contextmanager
+    def write(self, lease):
+        if not lease.held:
+            raise LeaseLost()
+        with transaction(self.database, writes=True) as session:
+            current = session.execute(
+                text("SELECT runner_id, epoch FROM csv_runner_leases WHERE watcher_id = :watcher"),
+                {"watcher": lease.watcher_id}).one_or_none()
+            if current is None or tuple(current) != (self._id, lease.epoch):
+                self.lose(TAKEN)
+                raise LeaseLost()
+            yield session
 
     def close(self):
+        if self._id is not None:
+            try:
+                with transaction(self.database, writes=True) as session:
+                    self._forget_runners(session, [self._id])
+            except CsvManagerError:
+                pass  # the others see the slot free once the file is closed below
+        self._id = None
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
 
-    def _lock(self, offset, kind):
+    @contextmanager
+    def _writing(self):
+        """A writing transaction for the lock tables; a failure loses the locks: whether it committed is not
+        known, so this runner can no longer tell which watchers are its own."""
+        if self.lost:
+            raise LeaseLost()
+        try:
+            with transaction(self.database, writes=True) as session:
+                yield session
+        except CsvManagerError:
+            self.lose("this runner could not update its leases in the history database")
+            raise
+
+    def _live_runners(self, session, include_self=True, stalled=False):
+        """({ids of live runners}, [ids of runners gone or stalled]) by the ``csv_runners`` rows (see the class
+        docstring); with ``stalled``, a runner whose process lives counts as live however old its heartbeat."""
+        now = time.time()
+        live, gone = set(), []
+        for runner_id, slot, pid, stall_seconds, beat_at in session.execute(
+                text("SELECT id, slot, pid, stall_seconds, beat_at FROM csv_runners")):
+            if runner_id == self._id:
+                if include_self:
+                    live.add(runner_id)
+            elif self._holder(RUNNER_SLOTS + slot) == pid and (stalled or beat_at + stall_seconds > now):
+                live.add(runner_id)
+            else:
+                gone.append(runner_id)
+        return live, gone
+
+    def _forget_runners(self, session, runner_ids):
+        """Delete the rows of runners ``runner_ids`` and free their leases (their epochs stay, for the fence)."""
+        for runner_id in runner_ids:
+            session.execute(text("UPDATE csv_runner_leases SET runner_id = NULL WHERE runner_id = :runner"),
+                            {"runner": runner_id})
+            session.execute(text("DELETE FROM csv_runners WHERE id = :runner"), {"runner": runner_id})
+
+    def _lock(self, offset):
         with self._mutex:
             try:
-                fcntl.fcntl(self._fd, fcntl.F_SETLK, _flock(kind, offset))
+                fcntl.fcntl(self._fd, fcntl.F_SETLK, _flock(fcntl.F_WRLCK, offset))
                 return True
             except OSError:
                 return False
@@ -222,9 +384,8 @@ class PostgresLocks(Locks):
     """
 
     def __init__(self, database, stall_seconds=None):
+        super().__init__(stall_seconds)
         self.database = database
-        self.stall_seconds = stall_seconds
-        self.lost = False
         self._connection = None
         self._backend_pid = None
         self._namespace = None
@@ -232,16 +393,15 @@ class PostgresLocks(Locks):
 
     def join(self):
         engine = self.database.engine
+        proved = clock()
         try:
             self._connection = engine.connect()
             with self._connection.begin():
                 self._backend_pid, self._namespace = self._identify(self._connection)
-                for setting, value in KEEPALIVES.items():
-                    self._connection.exec_driver_sql("SET %s = %d" % (setting, value))
-                self._end_when_silent(self._connection)
                 self._connection.execute(text("SELECT set_config('application_name', :name, false)"),
                                          {"name": "csv_manager %s" % runner_name()})
                 self._execute("SELECT pg_advisory_lock_shared(:namespace, 0)")
+            self._proved = proved
         except Exception as error:
             self.close()
             raise database_error(self.database.database_url, error) from error
@@ -249,18 +409,6 @@ class PostgresLocks(Locks):
     def runners(self):
         return max(1, self._scalar(
             "SELECT count(*) FROM pg_locks WHERE %s AND objid::bigint = 0" % _OUR_ADVISORY_LOCKS))
-
-    def _end_when_silent(self, connection):
-        """Have the server end this session, and with it the locks, once the runner has sent nothing for
-        ``stall_seconds`` (PostgreSQL 14 and later; before, only a runner that is gone loses its watchers)."""
-        if self.stall_seconds is None:
-            return
-        if int(connection.exec_driver_sql("SHOW server_version_num").scalar()) < 140000:
-            _warn_once("PostgreSQL before 14 cannot end the session of a runner that stopped answering: its "
-                       "watchers go to the others only once it is gone")
-            return
-        for setting in ("idle_session_timeout", "idle_in_transaction_session_timeout"):
-            connection.exec_driver_sql("SET %s = %d" % (setting, self.stall_seconds * 1000))
 
     def claim(self, watcher_ids, limit):
         """Try the ids nobody held a moment ago, ``limit`` at a time, each batch in one round trip."""
@@ -289,12 +437,39 @@ class PostgresLocks(Locks):
                 return {watcher_id: name.replace("csv_manager ", "", 1) for watcher_id, name in rows}
 
     def check(self):
+        """The heartbeat is a query on the lock session, and the query ends the sessions of the runners that have
+        sent none for longer than this runner's stall bound (see _evict_stalled)."""
         if not self.lost:
+            proved = clock()
             try:
-                self._scalar("SELECT 1")
+                self._evict_stalled()
+                self._proved = proved
             except (LeaseLost, CsvManagerError):
                 pass  # _rows has found out whether the session is still ours
         return not self.lost
+
+    def _evict_stalled(self):
+        """End the lock sessions of other runners of this namespace that have been quiet (not running a
+        statement) for longer than the stall bound: their runners stopped answering, and the server releases
+        their locks with their sessions. The server's own timeouts cannot see every such runner: one stopped in
+        the middle of a pipeline of statements (an executemany) leaves its session waiting for the rest of a
+        message, where neither ``idle_session_timeout`` nor TCP keepalives apply. Sessions of another role need
+        the ``pg_signal_backend`` role; without it a stalled runner is said once and left to the server."""
+        if self.stall_seconds is None:
+            self._scalar("SELECT 1")
+            return
+        try:
+            self._rows(
+                "SELECT pg_terminate_backend(a.pid) FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid "
+                "WHERE %s AND objid::bigint = 0 AND a.pid <> pg_backend_pid() AND a.state <> 'active' "
+                "AND a.state_change < now() - make_interval(secs => :stall)" % _OUR_ADVISORY_LOCKS,
+                stall=self.stall_seconds)
+        except CsvManagerError as error:
+            if "must be a member" not in error.message:
+                raise
+            _warn_once("Cannot end the session of a stalled runner of another database role (%s): grant this "
+                       "role pg_signal_backend, or its watchers wait until the server ends that session"
+                       % error.message)
 
     @contextmanager
     def write(self, lease):
@@ -315,13 +490,16 @@ class PostgresLocks(Locks):
                 session.close()
 
     def close(self):
+        """End the lock session itself: returned to the pool, it would keep its advisory locks (and a runner that
+        counted itself lost while its session lived would hold its watchers from every other runner)."""
         if self._connection is not None:
             try:
+                self._connection.invalidate()
                 self._connection.close()
             except Exception:
                 pass  # the session is gone already, and with it the locks
             self._connection = None
-        self.lost = True
+        self.lose(GONE)
 
     def _owned_ids(self):
         return [row[0] for row in self._rows(
@@ -337,7 +515,7 @@ class PostgresLocks(Locks):
         """Raise LeaseLost unless ``connection`` is still the session that holds our locks: SQLAlchemy replaces
         a dropped connection silently on its next use, and that new session holds nothing."""
         if connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() != self._backend_pid:
-            self.lost = True
+            self.lose(GONE)
             raise LeaseLost()
 
     def _notice_loss(self):
@@ -346,7 +524,7 @@ class PostgresLocks(Locks):
             with self._connection.begin():
                 self._prove_session(self._connection)
         except Exception:
-            self.lost = True
+            self.lose(GONE)
 
     def _execute(self, sql, **parameters):
         return self._connection.execute(text(sql), dict(parameters, namespace=self._namespace))

@@ -14,23 +14,41 @@ from forked import ForkedProcess
 
 pytestmark = pytest.mark.timeout(120)
 
+DATA = Path(__file__).parent / "data"
 #: Made by release 0.1.0 (before migrations): people.csv watched while it went through the two versions below.
-RELEASE_0_1_0 = Path(__file__).parent / "data" / "release-0.1.0"
+RELEASE_0_1_0 = DATA / "release-0.1.0"
 RECORDED_PATH = "/tmp/oldgen/people.csv"
 RECORDED_CONTENT = "id,name\n1,Ada\n3,Linus\n4,Guido\n"
+#: Made by release 0.2.0 (history revision 0003), the one before runner leases: people.csv watched by key id by
+#: a csv_watcher_run while 3,Linus was appended, then 4,Guido added and Grace renamed Grace Hopper.
+RELEASE_0_2_0 = DATA / "release-0.2.0"
+RECORDED_CONTENT_0_2_0 = "id,name\n1,Ada\n2,Grace Hopper\n3,Linus\n4,Guido\n"
+
+
+def home_from(release, home, csv_file):
+    """Fill ``home`` with the databases ``release`` made, their watched file moved to ``csv_file``."""
+    home.mkdir()
+    for name in ("watcher_db.db", "history_db.db"):
+        shutil.copy(release / name, home / name)
+        with sqlite3.connect(home / name) as connection:
+            for (table,) in connection.execute("SELECT m.name FROM sqlite_master m, pragma_table_info(m.name) c "
+                                               "WHERE m.type = 'table' AND c.name = 'csv_file'").fetchall():
+                connection.execute("UPDATE %s SET csv_file = ? WHERE csv_file = ?" % table,
+                                   (str(csv_file), RECORDED_PATH))
+        connection.close()
+    return csv_file
 
 
 @pytest.fixture
 def old_home(home, tmp_path):
     """``home`` holding release 0.1.0's databases, their watched file moved to ``tmp_path / "people.csv"``."""
-    home.mkdir()
-    csv_file = tmp_path / "people.csv"
-    for name, table in (("watcher_db.db", "csv_watchers"), ("history_db.db", "csv_history_files")):
-        shutil.copy(RELEASE_0_1_0 / name, home / name)
-        with sqlite3.connect(home / name) as connection:
-            connection.execute("UPDATE %s SET csv_file = ? WHERE csv_file = ?" % table, (str(csv_file), RECORDED_PATH))
-        connection.close()
-    return csv_file
+    return home_from(RELEASE_0_1_0, home, tmp_path / "people.csv")
+
+
+@pytest.fixture
+def home_0_2_0(home, tmp_path):
+    """``home`` holding release 0.2.0's databases, their watched file moved to ``tmp_path / "people.csv"``."""
+    return home_from(RELEASE_0_2_0, home, tmp_path / "people.csv")
 
 
 def revision(home, database="history_db.db", table="alembic_version"):
@@ -53,7 +71,7 @@ def test_the_history_of_release_0_1_0_is_upgraded_and_still_shown(old_home, home
         "%s is missing row: {'id': '2', 'name': 'Grace'}" % old_home,
         "version 1 at 2026-11-27T22:21:47Z: 3 rows",
         "%s has new row: {'id': '3', 'name': 'Linus'}" % old_home]
-    assert revision(home) == [("0003",)]
+    assert revision(home) == [("0004",)]
 
 
 def test_the_recorded_content_of_release_0_1_0_is_restored_after_the_upgrade(old_home, home, forked_running):
@@ -63,13 +81,35 @@ def test_the_recorded_content_of_release_0_1_0_is_restored_after_the_upgrade(old
     assert lines[-1] == "%s has new row: {'id': '5', 'name': 'Grace'}" % old_home
     assert watcher.stop() == 0
     assert [line for line in watcher.seen["stdout"] if "row:" in line] == lines[-1:]
-    assert revision(home) == [("0003",)]
+    assert revision(home) == [("0004",)]
 
 
 def test_a_fresh_database_is_made_at_the_newest_revision(cli, home, csv_file):
     assert cli("csv_watcher_add", csv_file).exit_code == 0
     assert cli("csv_watcher_list", "--json").exit_code == 0
-    assert (revision(home), watcher_revision(home)) == ([("0003",)], [("0002",)])
+    assert (revision(home), watcher_revision(home)) == ([("0004",)], [("0002",)])
+
+
+def test_the_history_of_release_0_2_0_is_upgraded_and_still_shown(home_0_2_0, home):
+    history = forked_run("csv_history", home_0_2_0)
+    assert history.returncode == 0, history.stderr
+    assert history.stdout.splitlines()[1:] == [
+        "%s has new row: {'id': '4', 'name': 'Guido'}" % home_0_2_0,
+        "%s has changed row id=2: name 'Grace' -> 'Grace Hopper'" % home_0_2_0,
+        "version 1 at 2026-12-04T16:40:29Z: 3 rows",
+        "%s has new row: {'id': '3', 'name': 'Linus'}" % home_0_2_0]
+    assert revision(home) == [("0004",)]
+
+
+def test_a_runner_claims_and_resumes_the_watcher_of_release_0_2_0_after_the_upgrade(home_0_2_0, home, forked_running):
+    home_0_2_0.write_text(RECORDED_CONTENT_0_2_0 + "5,Barbara\n")
+    watcher = forked_running()
+    watcher.expect("Took 1 watcher", stream="stderr")
+    lines = watcher.expect("has new row")
+    assert lines[-1] == "%s has new row: {'id': '5', 'name': 'Barbara'}" % home_0_2_0
+    assert watcher.stop() == 0
+    assert [line for line in watcher.seen["stdout"] if "row:" in line] == lines[-1:]
+    assert revision(home) == [("0004",)]
 
 
 @pytest.mark.parametrize("name", ["HISTORY", "WATCHERS"])
@@ -96,7 +136,7 @@ def test_two_processes_upgrading_release_0_1_0_at_once_both_succeed_and_upgrade_
     results = [process.communicate(timeout=60) + (process.returncode,) for process in processes]
     assert [code for _, _, code in results] == [0, 0, 0, 0], [stderr for _, stderr, _ in results]
     assert results[0][0] == results[2][0] and results[1][0] == results[3][0]
-    assert (watcher_revision(home), revision(home)) == ([("0002",)], [("0003",)])
+    assert (watcher_revision(home), revision(home)) == ([("0002",)], [("0004",)])
 
 
 @pytest.mark.parametrize("store", ["postgresql"], indirect=True)

@@ -1,11 +1,11 @@
-"""A runner's share (sharing.py) on real fcntl locks: every watcher has its lease for as long as it can send
-anything, from before it starts until it has stopped. A watcher without one was recorded unfenced, and a runner
-that had just lost its database session recorded a change that the next owner recorded again (seen once in the
-three-runner test on PostgreSQL)."""
+"""A runner's share (sharing.py) on real runner locks in a real SQLite history database: every watcher has its
+lease for as long as it can send anything, from before it starts until it has stopped. A watcher without one was
+recorded unfenced, and a runner that had just lost its database session recorded a change that the next owner
+recorded again (seen once in the three-runner test on PostgreSQL)."""
 import pytest
 
+from csv_manager.applications.csv_manager_app import CsvManagerApp
 from csv_manager.plugins.csv_watcher_db_plugin.sharing import Share
-from csv_manager.runner_locks import FileLocks
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -15,11 +15,11 @@ STORED = {"/data/a.csv": 1, "/data/b.csv": 2, "/data/c.csv": 3}
 class Runner:
     """A Share whose start and stop callbacks note the lease the watcher would send under at that moment."""
 
-    def __init__(self, path):
+    def __init__(self, new_locks):
         self.started, self.seen_at_start, self.seen_at_stop, self.released = set(), {}, {}, []
         #: At each stop, the lease every watcher still running would send under (they run on meanwhile).
         self.running_at_stops = []
-        self.share = Share(lambda: FileLocks(None, str(path)), start=self.start, started=self.started.__contains__,
+        self.share = Share(new_locks, start=self.start, started=self.started.__contains__,
                            stop=self.stop, release=self.released.append, say=lambda message: None)
 
     def start(self, csv_file):
@@ -33,8 +33,18 @@ class Runner:
 
 
 @pytest.fixture
-def runner(tmp_path):
-    runner = Runner(tmp_path / "history.db-runners")
+def history_db(home):
+    """The history plugin, its SQLite database set up (the runner locks live there)."""
+    app = CsvManagerApp()
+    plugin = app.app.plugins.get("CsvDocumentPlugin")
+    plugin.setup_db()
+    yield plugin
+    app.stop()
+
+
+@pytest.fixture
+def runner(history_db):
+    runner = Runner(lambda: history_db.history.locks(stall_seconds=10))
     yield runner
     runner.share.close()
 
@@ -49,7 +59,7 @@ def test_a_watcher_has_its_lease_before_it_starts(runner):
 def test_watchers_stopped_for_lost_locks_send_under_their_lost_lease(runner):
     runner.share.balance(STORED)
     leases = dict(runner.share.leases)
-    runner.share.locks.lost = True
+    runner.share.locks.lose("lost in a test")
     assert not runner.share.check()
     assert runner.seen_at_stop == {csv_file: (lease, False) for csv_file, lease in leases.items()}
     assert runner.running_at_stops == [{running: leases[running] for running in STORED if running not in stopped}

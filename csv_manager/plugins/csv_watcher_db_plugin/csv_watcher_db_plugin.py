@@ -14,7 +14,8 @@ and the two this plugin sends:
   object with ``start()`` and ``stop()`` (its writing thread), ``locks()`` (new runner locks, see
   csv_manager/runner_locks.py, in the store where the writes they fence go), ``content_to_resume(csv_file)``
   (the last recorded content, or None), ``then(function, lease)`` and ``release(lease)`` (run or release
-  behind the writes queued so far), ``record_status(entries)`` and ``statuses()`` (see status.py).
+  behind the writes queued so far), ``record_status(entries)`` and ``statuses()`` (see status.py), and ``db``
+  (its groundwork-database Database, whose sessions the runner bounds as its own: see bound_runner_sessions).
 - ``csv_watcher_deleted`` (csv_file, purge, say): a watcher was deleted; ``purge`` asks to delete its history
   too, and what that did is told through ``say`` (see add_watcher).
 """
@@ -30,8 +31,9 @@ from groundwork_database.patterns import GwSqlPattern
 from sqlalchemy import Column, Integer, String, Text
 from sqlalchemy.exc import IntegrityError
 
+from csv_manager import stall
 from csv_manager.compat import register_model
-from csv_manager.database import close, commit_counter, register_configured, transaction
+from csv_manager.database import close, commit_counter, bound_runner_sessions, register_configured, transaction
 from csv_manager.errors import CsvManagerError
 from csv_manager.migrations import prepare_migrated_tables
 from csv_manager.outage import Outage
@@ -52,7 +54,6 @@ DEFAULT_INTERVAL = 10
 #: One day. Longer intervals are almost always a typo (milliseconds for seconds).
 MAX_INTERVAL = 86400
 MAX_QUIET_SECONDS = 3600
-STALL_SECONDS = (3, 3600)
 SIGNALS = {
     "csv_watcher_recorder": "Sent by csv_watcher_run and csv_watcher_list to find the plugin that records what "
                             "the watchers report; its receiver returns the record keeper. Arguments: outage",
@@ -201,18 +202,6 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
                                   "a number of seconds from 0 to %d, not %r." % (MAX_QUIET_SECONDS, setting))
         return seconds
 
-    def _stall_seconds(self):
-        """The RUNNER_STALL_SECONDS setting (from CSV_MANAGER_RUNNER_STALL_SECONDS when set), whole seconds."""
-        setting = self.app.config.get("RUNNER_STALL_SECONDS", 10)
-        try:
-            seconds = int(str(setting))
-        except ValueError:
-            seconds = 0
-        if not STALL_SECONDS[0] <= seconds <= STALL_SECONDS[1]:
-            raise CsvManagerError("The stall bound (RUNNER_STALL_SECONDS or CSV_MANAGER_RUNNER_STALL_SECONDS) must "
-                                  "be a whole number of seconds from %d to %d, not %r." % (*STALL_SECONDS, setting))
-        return seconds
-
     def _notifications(self):
         """The WATCHER_NOTIFICATIONS setting (from CSV_MANAGER_NOTIFICATIONS when set): True for "on"."""
         setting = str(self.app.config.get("WATCHER_NOTIFICATIONS", "on"))
@@ -334,7 +323,9 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         if self.recorder is None:
             raise CsvManagerError("csv_watcher_run needs a plugin that records what it reports: add "
                                   "CsvDocumentPlugin to PLUGINS.")
-        stall_seconds = self._stall_seconds()
+        stall_seconds = stall.stall_seconds(self.app.config)
+        for engine in (self.db.engine, self.recorder.db.engine):
+            bound_runner_sessions(engine, stall_seconds)
         self.share = Share(lambda: self.recorder.locks(stall_seconds), start=self.csv_watcher.resume,
                            started=lambda csv_file: self.csv_watcher.get(csv_file).started,
                            stop=self._restart_later, release=self.recorder.release, say=self._say)

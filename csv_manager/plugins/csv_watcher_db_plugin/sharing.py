@@ -3,8 +3,9 @@
 Every poll of csv_watcher_run calls :meth:`Share.balance` with the stored watchers. A runner with more than its
 share hands the rest over (stops them, then releases their locks behind their queued history writes); one with
 less claims watchers that nobody owns. Runners that join, leave or die thus even out within a few polls. A
-runner whose locks are lost (its database session is gone) stops every watcher at once, because it can no
-longer prove they are its own, and competes for them again once it can join again.
+runner whose locks are lost stops every watcher at once, because it can no longer prove they are its own (its
+database session is gone, or it did not answer for longer than its stall bound and the others may have taken
+them), and competes for them again once it can join again.
 """
 import math
 
@@ -82,14 +83,14 @@ class Share:
             return True
         # Every lost lease is "stopping" before any watcher is stopped: the others run on meanwhile, and one
         # that sent with no lease at all would be recorded unfenced.
-        lost = self.leases
+        lost, reason = self.leases, self.locks.lost_reason
         self._stopping.update(lost)
         self.leases = {}
         for csv_file in lost:
             self._stop_stopping(csv_file)
         if lost:
-            self._say("Stopped %s: the database session that proved this runner owns them is gone; "
-                      "they go to whichever runner claims them first" % _watchers(len(lost)))
+            self._say("Stopped %s: %s; they go to whichever runner claims them first, this one included"
+                      % (_watchers(len(lost)), reason))
         self.locks = None
         return False
 
