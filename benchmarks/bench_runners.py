@@ -1,12 +1,17 @@
 """Benchmark of many runners sharing the watchers, measured in one run on this machine.
 
-    python benchmarks/bench_runners.py [--watchers 1000] [--kills 10] [--seconds 10] [--postgres URL]
+    python benchmarks/bench_runners.py [--watchers 1000] [--kills 10] [--stalls 3] [--seconds 10] [--postgres URL]
 
 Prints one table:
 
 - time to settle: R runners started at once until every watcher is owned and none owns more than its share
   plus one (R = 1, 2, 4);
 - takeover: one of R runners SIGKILLed until the others own all its watchers, median and worst of ``--kills``;
+- takeover after a stall: one of 2 runners SIGSTOPped (outside a write transaction: on SQLite the benchmark holds
+  the write lock meanwhile, see the README) until the other owns all its watchers, then SIGCONTed and settled
+  again, median and worst of ``--stalls``; the target is the stall bound (RUNNER_STALL_SECONDS, 10) plus a poll;
+- takeover after a partition (with ``--postgres``, as root): the same with one runner cut off from the server
+  without a reset (tests/netcut.py: a network namespace and a relay), then reconnected;
 - idle cost: CPU share of one runner with every file unchanged, against release 0.1.0's runner (from git, the
   commit below) watching the same files in the same run; the ratio must stay within 1.5.
 
@@ -20,6 +25,7 @@ import os
 import queue
 import re
 import shutil
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -30,6 +36,8 @@ import time
 import uuid
 
 RELEASE_0_1_0 = "0c7c806"
+#: The stall bound the runners get here: the default.
+STALL_SECONDS = 10
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OWNERSHIP = re.compile(r"^(Took|Handed over|Stopped) (\d+) watcher")
 
@@ -37,8 +45,8 @@ OWNERSHIP = re.compile(r"^(Took|Handed over|Stopped) (\d+) watcher")
 class Runner:
     """A csv_watcher_run process; a thread follows how many watchers it owns from its stderr lines."""
 
-    def __init__(self, environment, command=None):
-        command = command or [shutil.which("csv_manager")]
+    def __init__(self, environment, command=None, prefix=()):
+        command = [*prefix, *(command or [shutil.which("csv_manager")])]
         self.process = subprocess.Popen(command + ["csv_watcher_run"], env=environment, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True)
         self.owned = 0
@@ -128,6 +136,81 @@ def takeover_times(environment, count, watchers, kills):
     return statistics.median(times), max(times)
 
 
+def stall_takeover_times(environment, watchers, stalls, stall, resume):
+    """Seconds until the other of 2 runners owns every watcher after ``stall(runner)`` stopped the first one from
+    answering, ``stalls`` times, each followed by ``resume(runner)`` and a settled share again."""
+    runners, _ = settle_time(environment, 2, watchers)
+    times = []
+    try:
+        for _ in range(stalls):
+            stalled, other = runners
+            stalled_at = time.monotonic()
+            stall(stalled)
+            times.append(wait_settled([other], watchers) - stalled_at)
+            resume(stalled)
+            wait_settled(runners, watchers)
+    finally:
+        for runner in runners:
+            resume(runner)
+            runner.stop()
+    return statistics.median(times), max(times)
+
+
+def sigstop_outside_a_write(environment):
+    """``stall(runner)`` for stall_takeover_times: SIGSTOP, on SQLite while holding the history database's write
+    lock, so that the runner is not stopped inside a write transaction (which would keep every runner waiting)."""
+    def stall(runner):
+        if environment.get("CSV_MANAGER_HISTORY_DATABASE_URL"):
+            runner.process.send_signal(signal.SIGSTOP)
+            return
+        history = os.path.join(environment["CSV_MANAGER_HOME"], "history_db.db")
+        connection = sqlite3.connect(history, timeout=30, isolation_level=None)
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            runner.process.send_signal(signal.SIGSTOP)
+            while process_state(runner.process.pid) != "T":
+                time.sleep(0.001)  # the stop is delivered asynchronously; there is nothing to wait on
+            connection.execute("ROLLBACK")
+        finally:
+            connection.close()
+    return stall
+
+
+def partition_takeover_times(environment, watchers, stalls):
+    """stall_takeover_times with the first runner in a network namespace, cut off from the server and joined
+    again (PostgreSQL, as root)."""
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    from netcut import Namespace, Relay  # a test helper, shared with tests/test_partition.py
+    from sqlalchemy.engine import make_url
+
+    url = make_url(environment["CSV_MANAGER_DATABASE_URL"])
+    namespace = Namespace()
+    relay = Relay(namespace.address, (url.host, url.port), STALL_SECONDS)
+    inner = url.set(host=namespace.address, port=relay.port).render_as_string(hide_password=False)
+    runners = [Runner(dict(environment, CSV_MANAGER_DATABASE_URL=inner, CSV_MANAGER_HISTORY_DATABASE_URL=inner),
+                      prefix=namespace.command()), Runner(environment)]
+    times = []
+    try:
+        wait_settled(runners, watchers)
+        for _ in range(stalls):
+            cut_at = time.monotonic()
+            namespace.cut()
+            times.append(wait_settled(runners[1:], watchers) - cut_at)
+            namespace.heal()
+            wait_settled(runners, watchers)
+    finally:
+        for runner in runners:
+            runner.stop()
+        relay.close()
+        namespace.close()
+    return statistics.median(times), max(times)
+
+
+def process_state(pid):
+    with open("/proc/%d/stat" % pid) as stream:
+        return stream.read().rsplit(")", 1)[1].split()[0]
+
+
 def idle_cpu_share(environment, watchers, seconds, command=None):
     """CPU share of one runner once all ``watchers`` baselines are recorded and printed."""
     runner = Runner(environment, command)
@@ -186,6 +269,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--watchers", type=int, default=1000)
     parser.add_argument("--kills", type=int, default=10)
+    parser.add_argument("--stalls", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--postgres", help="a PostgreSQL URL to run the settle and takeover rows on")
     arguments = parser.parse_args()
@@ -211,6 +295,19 @@ def main():
             median, worst = takeover_times(environment, count, arguments.watchers, arguments.kills)
             table.append(("takeover after SIGKILL, 1 of %d runners, %s" % (count, store),
                           "median %.2f s, worst %.2f s of %d" % (median, worst, arguments.kills)))
+        environment = dict(make_home(workdir, "stall", files, arguments.postgres),
+                           CSV_MANAGER_RUNNER_STALL_SECONDS=str(STALL_SECONDS))
+        median, worst = stall_takeover_times(environment, arguments.watchers, arguments.stalls,
+                                             sigstop_outside_a_write(environment),
+                                             lambda runner: runner.process.send_signal(signal.SIGCONT))
+        table.append(("takeover after SIGSTOP, 1 of 2 runners, %s (bound %d s)" % (store, STALL_SECONDS),
+                      "median %.2f s, worst %.2f s of %d" % (median, worst, arguments.stalls)))
+        if arguments.postgres and os.geteuid() == 0:
+            environment = dict(make_home(workdir, "partition", files, arguments.postgres),
+                               CSV_MANAGER_RUNNER_STALL_SECONDS=str(STALL_SECONDS))
+            median, worst = partition_takeover_times(environment, arguments.watchers, arguments.stalls)
+            table.append(("takeover after a partition, 1 of 2 runners, %s (bound %d s)" % (store, STALL_SECONDS),
+                          "median %.2f s, worst %.2f s of %d" % (median, worst, arguments.stalls)))
         new = idle_cpu_share(make_home(workdir, "idle-new", files), arguments.watchers,
                              arguments.seconds)
         old_environment = dict(os.environ, CSV_MANAGER_HOME=os.path.join(workdir, "idle-old"))

@@ -14,8 +14,8 @@ from sqlalchemy.engine import make_url
 
 from conftest import SCRIPT, Running
 from netcut import Namespace, Relay
-from test_runners import (append_row, assert_exactly_once, make_files, recorded, reported, settled, wait_reported,
-                          wait_until)
+from test_runners import (append_row, assert_rejoined_and_each_row_once, make_files, reported, settled,
+                          wait_reported, wait_until)
 
 pytestmark = [pytest.mark.timeout(150), pytest.mark.parametrize("store", ["postgresql"], indirect=True)]
 
@@ -85,11 +85,4 @@ def test_a_runner_cut_off_without_a_reset_loses_its_watchers_and_stops_writing(
     assert len(reported([cut_off])) == printed_before_cut
 
     namespace.heal()
-    wait_until(settled(runners, 10), 60, "the cut-off runner back with its share")
-    for path in files:
-        append_row(path, "healed", written)
-    assert wait_reported(runners, written) == set()
-    for runner in runners:
-        assert runner.finish() == 0
-    assert_exactly_once(written, reported(runners), "on stdout")
-    assert_exactly_once(written, recorded(cli, files), "in csv_history")
+    assert_rejoined_and_each_row_once(cli, runners, files, written, timeout=60)

@@ -289,9 +289,15 @@ def test_a_stopped_runner_loses_its_watchers_to_the_other_and_rejoins_when_conti
 
     stalled.process.send_signal(signal.SIGCONT)
     stalled.expect("Stopped", stream="stderr")
-    wait_until(settled(runners, 10), 30, "the continued runner back with its share")
+    assert_rejoined_and_each_row_once(cli, runners, files, written)
+
+
+def assert_rejoined_and_each_row_once(cli, runners, files, written, timeout=30):
+    """Once ``runners`` share the watchers of ``files`` again, a row appended to each is reported; every row
+    ``written`` was printed once and recorded once, all told."""
+    wait_until(settled(runners, len(files)), timeout, "the runners sharing the watchers again")
     for path in files:
-        append_row(path, "continued", written)
+        append_row(path, "rejoined", written)
     assert wait_reported(runners, written) == set()
     for runner in runners:
         assert runner.finish() == 0
