@@ -14,8 +14,8 @@ from sqlalchemy.engine import make_url
 
 from conftest import SCRIPT, Running
 from netcut import Namespace, Relay
-from test_runners import (append_row, assert_rejoined_and_each_row_once, make_files, reported, settled,
-                          wait_reported, wait_until)
+from test_runners import (assert_rejoined_and_each_row_once, make_files, reported, seconds_until_reported, settled,
+                          wait_until)
 
 pytestmark = [pytest.mark.timeout(150), pytest.mark.parametrize("store", ["postgresql"], indirect=True)]
 
@@ -74,10 +74,7 @@ def test_a_runner_cut_off_without_a_reset_loses_its_watchers_and_stops_writing(
     cut_at = time.monotonic()
     printed_before_cut = len(reported([cut_off]))
     written = []
-    for path in files:
-        append_row(path, "cut", written)
-    took = wait_until(lambda: not wait_reported([other], written, timeout=0), 30,
-                      "every row reported by the runner that can still reach the server", started=cut_at)
+    took = seconds_until_reported(other, files, "cut", written, started=cut_at)
     assert took < 15, "the cut-off runner's rows took %.1f s" % took
     noticed = wait_until(lambda: any(line.startswith("Stopped") for line in cut_off.lines("stderr")), 30,
                          "the cut-off runner saying it stopped its watchers", started=cut_at)

@@ -281,15 +281,21 @@ def test_a_stopped_runner_loses_its_watchers_to_the_other_and_rejoins_when_conti
     stop_outside_a_write(store, home, stalled)
     stopped = time.monotonic()
     written = []
-    for path in files:
-        append_row(path, "stalled", written)
-    took = wait_until(lambda: not wait_reported([other], written, timeout=0), 30,
-                      "every row reported by the runner left", started=stopped)
+    took = seconds_until_reported(other, files, "stalled", written, started=stopped)
     assert took < 15, "the stopped runner's rows took %.1f s" % took
 
     stalled.process.send_signal(signal.SIGCONT)
     stalled.expect("Stopped", stream="stderr")
     assert_rejoined_and_each_row_once(cli, runners, files, written)
+
+
+def seconds_until_reported(runner, files, mark, written, started):
+    """Append a row marked ``mark`` to each of ``files`` (noted in ``written``); the seconds from ``started``
+    until ``runner`` has printed them all."""
+    for path in files:
+        append_row(path, mark, written)
+    return wait_until(lambda: not wait_reported([runner], written, timeout=0), 30,
+                      "every %s row reported by the runner left" % mark, started=started)
 
 
 def assert_rejoined_and_each_row_once(cli, runners, files, written, timeout=30):

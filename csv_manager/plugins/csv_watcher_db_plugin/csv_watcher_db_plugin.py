@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 
 from csv_manager import stall
 from csv_manager.compat import register_model
-from csv_manager.database import close, commit_counter, bound_runner_sessions, register_configured, transaction
+from csv_manager.database import bound_runner_sessions, close, commit_counter, register_configured, transaction
 from csv_manager.errors import CsvManagerError
 from csv_manager.migrations import prepare_migrated_tables
 from csv_manager.outage import Outage
