@@ -187,8 +187,8 @@ class Running:
             self.seen[stream].append(line)
             if text in line:
                 return read
-        raise AssertionError("no %s line containing %r within %s s; read: %r" % (stream, text, timeout,
-                                                                                 self.seen[stream]))
+        raise AssertionError("no %s line containing %r within %s s; read %d lines, the last ones: %r" % (
+            stream, text, timeout, len(self.seen[stream]), self.seen[stream][-20:]))
 
     def expect_all(self, texts, timeout=30, stream="stdout"):
         """Wait until, for each of ``texts``, a line containing it has arrived on ``stream`` (in any order)."""

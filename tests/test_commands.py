@@ -32,7 +32,8 @@ def test_list_json_is_an_array_of_id_csv_file_interval_and_status(cli, store, cs
     cli("csv_watcher_add", csv_file)
     listed = forked_run("csv_watcher_list", "--json")
     assert json.loads(listed.stdout) == [{"id": 1, "csv_file": str(csv_file), "interval": 10, "key": [],
-                                          "delimiter": ",", "encoding": "utf-8", "state": "not running",
+                                          "delimiter": ",", "encoding": "utf-8", "pattern": None, "files": None,
+                                          "state": "not running",
                                           "owner": None, "checked_at": None, "changed_at": None}]
 
 
@@ -59,11 +60,16 @@ def test_the_database_enforces_uniqueness(cli, store, csv_file):
         store.execute('INSERT INTO csv_watchers (csv_file, "interval") VALUES (:path, 3)', {"path": str(csv_file)})
 
 
+def fifo(tmp_path):
+    os.mkfifo(tmp_path / "pipe.csv")
+    return tmp_path / "pipe.csv"
+
+
 @pytest.mark.parametrize("make_target, message", [
     (lambda tmp_path: tmp_path / "missing.csv", "Error: No such file: {path}\n"),
-    (lambda tmp_path: tmp_path, "Error: {path} is a directory, not a CSV file.\n"),
+    (fifo, "Error: {path} is not a regular file.\n"),
 ])
-def test_add_refuses_a_missing_file_or_a_directory(cli, store, csv_file, tmp_path, make_target, message):
+def test_add_refuses_a_missing_file_or_a_special_file(cli, store, csv_file, tmp_path, make_target, message):
     cli("csv_watcher_add", csv_file)
     before = store.rows()
     target = make_target(tmp_path)
@@ -217,7 +223,7 @@ def test_update_changes_the_interval_in_place(cli, store, csv_file):
 @pytest.mark.parametrize("args, code, message", [
     (["/nowhere/else.csv", "-i", "2"], 1, "Error: No watcher for /nowhere/else.csv.\n"),
     (["{path}", "-i", "0"], 2, "Invalid value for '-i' / '--interval'"),
-    (["{path}"], 2, "Say what to change: -i/--interval, --key, --no-key, --delimiter or --encoding."),
+    (["{path}"], 2, "Say what to change: -i/--interval, --key, --no-key, --delimiter, --encoding or --pattern."),
     (["{path}", "--key", "id", "--no-key"], 2, "--key and --no-key cannot be combined."),
     (["{path}", "--key", "sku"], 2, "Invalid value for '--key': 'sku' not in the header"),
 ])

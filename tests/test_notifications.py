@@ -171,10 +171,12 @@ class Noted:
     def __init__(self, csv_file):
         self.csv_file = str(csv_file)
         self.notes = []
+        self.written = []
         self.noted = threading.Event()
 
-    def notify(self, closed):
+    def notify(self, closed, written=False):
         self.notes.append(closed)
+        self.written.append(written)
         self.noted.set()
 
 

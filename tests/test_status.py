@@ -36,7 +36,8 @@ def wait_for_state(cli, csv_file, state, timeout=30):
 def test_without_a_runner_every_watcher_is_not_running(cli, store, csv_file):
     cli("csv_watcher_add", csv_file, "-i", "1")
     assert status_of(cli, csv_file) == {"id": 1, "csv_file": str(csv_file), "interval": 1, "key": [],
-                                        "delimiter": ",", "encoding": "utf-8", "state": "not running",
+                                        "delimiter": ",", "encoding": "utf-8", "pattern": None, "files": None,
+                                        "state": "not running",
                                         "owner": None, "checked_at": None, "changed_at": None}
     assert listed(cli) == "file: %s - interval: 1\n" % csv_file
     assert listed(cli, "--status") == "file: %s - interval: 1 - state: not running\n" % csv_file

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.timeout(20)
 
 class FakeWatcher:
     def __init__(self, interval, ticks_wanted):
-        self.interval = interval
+        self.tick_seconds = interval
         self.stopped = False
         self.ticks = 0
         self.threads = set()

@@ -2,6 +2,7 @@
 
 Real databases in the test's home; the history is recorded by a real runner (forked_running)."""
 import json
+import os
 import re
 import sys
 import subprocess
@@ -200,10 +201,13 @@ def test_the_watchers_page_adds_updates_and_deletes_through_the_commands_checks(
     def add(**form):
         return web.post("/admin/admin_csvwatchers/new/", dict(form, csrf_token=csrf), follow_redirects=True)
 
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+
     refused = {
         "data.csv": "absolute path",
         str(tmp_path / "none.csv"): "No such file: %s" % (tmp_path / "none.csv"),
-        str(tmp_path): "is a directory, not a CSV file",
+        str(fifo): "is not a regular file",
     }
     for path, message in refused.items():
         response = add(csv_file=path)

@@ -190,7 +190,8 @@ class Change:
     """The rows that appeared and went missing, in file order, the row count of the new version, the patch
     that turns the old version's bytes into the new one's, how the header changed (None if it did not), the
     rows a key matched and why others could not be (``unmatched``: keys.Unmatched reasons; see diff), and
-    whether the file was missing or unusable just before (``back``, set by the watcher)."""
+    whether the file was missing or unusable just before (``back``) or is new in a watched folder (``added``),
+    both set by the watcher."""
 
     new_rows: list = field(default_factory=list)
     missing_rows: list = field(default_factory=list)
@@ -200,6 +201,7 @@ class Change:
     changed_rows: list = field(default_factory=list)
     unmatched: list = field(default_factory=list)
     back: bool = False
+    added: bool = False
 
     def __bool__(self):
         return bool(self.new_rows or self.missing_rows or self.changed_rows or self.columns)

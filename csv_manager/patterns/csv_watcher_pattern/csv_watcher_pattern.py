@@ -20,7 +20,15 @@ Signals sent by watchers (rows are dicts keyed by the header; see :class:`.watch
   see keys.py), ``columns`` how the header changed (a dict, see csv_diff.Columns) or None, ``back`` whether
   the file was missing or unusable just before.
 - ``csv_watcher_state`` (csv_file, state, reason, rows): the file went ``missing``, ``empty``,
-  ``unreadable`` or ``invalid`` (``reason`` says why), or is ``back`` as it was (``rows`` its row count).
+  ``unreadable`` or ``invalid`` (``reason`` says why), or is ``back`` as it was (``rows`` its row count); or a
+  folder's file was ``removed``.
+
+A folder watcher (see :mod:`.folder`, ``register(..., pattern=GLOB)``) sends these for each of its files
+(``csv_watcher_change`` with ``added`` True for a file that appeared), ``csv_watcher_started`` once for
+itself (rows None, ``files`` how many it holds, its ``pattern``), ``csv_watcher_baseline`` with empty content
+for itself when a runner first watches it (the mark that its later files are added ones), and:
+
+- ``csv_watcher_renamed`` (csv_file, previous, rows): a folder's file was renamed from ``previous``.
 
 Each signal also carries ``lease``: what ``start(lease_of=...)`` gives for the file at the moment it is sent
 (None without it), this process's claim on the watcher. A receiver that records passes it on, so that a process
@@ -31,20 +39,24 @@ import threading
 from groundwork.patterns import GwThreadsPattern
 
 from csv_manager.patterns.csv_watcher_pattern.csv_diff import DEFAULT
+from csv_manager.patterns.csv_watcher_pattern.folder import FolderWatcher
 from csv_manager.patterns.csv_watcher_pattern.notifier import Notifier
 from csv_manager.patterns.csv_watcher_pattern.ticker import Ticker
 from csv_manager.patterns.csv_watcher_pattern.watcher import QUIET_SECONDS, CsvWatcher
 
 SIGNALS = {
-    "csv_watcher_started": "Sent once a watcher has read its file for the first time. "
-                           "Arguments: csv_file, rows, interval, lease",
+    "csv_watcher_started": "Sent once a watcher has read its file (or listed its folder) for the first time. "
+                           "Arguments: csv_file, rows, interval, files and pattern (a folder's, else None), lease",
     "csv_watcher_baseline": "Sent when a watcher takes content as a new baseline, compared with nothing. "
                             "Arguments: csv_file, rows, content, lease",
     "csv_watcher_change": "Sent when the bytes of a watched csv file changed. Arguments: csv_file, new_rows, "
                           "missing_rows, changed_rows (all possibly empty), columns (None if the header did not "
-                          "change), back, rows, patch (old to new bytes), content, lease",
+                          "change), back, added (a folder's new file), rows, patch (old to new bytes), content, "
+                          "lease",
     "csv_watcher_state": "Sent when a watched csv file goes missing, empty, unreadable or invalid, or comes back "
-                         "unchanged. Arguments: csv_file, state, reason, rows, lease",
+                         "unchanged, or a folder's file is removed. Arguments: csv_file, state, reason, rows, lease",
+    "csv_watcher_renamed": "Sent when a file of a watched folder was renamed. Arguments: csv_file, previous, rows, "
+                           "lease",
 }
 
 
@@ -70,12 +82,15 @@ class CsvWatcherPlugin:
         self._plugin = plugin
         self._app = plugin.app
 
-    def register(self, csv_file, interval, description=None, quiet_seconds=QUIET_SECONDS, key=(), dialect=DEFAULT):
+    def register(self, csv_file, interval, description=None, quiet_seconds=QUIET_SECONDS, key=(), dialect=DEFAULT,
+                 pattern=None):
         """Register a watcher for ``csv_file`` (an absolute path) checking every ``interval`` seconds; a state
         that may be a writer's intermediate one is reported once unchanged for ``quiet_seconds``. The file is
-        read in ``dialect`` (csv_diff.Dialect) and its rows matched by the columns ``key`` (see keys.py)."""
+        read in ``dialect`` (csv_diff.Dialect) and its rows matched by the columns ``key`` (see keys.py).
+        With a ``pattern`` (see folder.py), ``csv_file`` is a folder and every file in it that matches is
+        watched so."""
         return self._app.csv_watcher.register(csv_file, interval, description, quiet_seconds, self._plugin, key,
-                                              dialect)
+                                              dialect, pattern)
 
     def unregister(self, csv_file):
         """Stop the watcher of ``csv_file``, join its thread and forget it."""
@@ -122,34 +137,65 @@ class CsvWatcherApplication:
         """True between start() and stop(): newly registered watchers start at once."""
         return self._ticker is not None
 
-    def register(self, csv_file, interval, description, quiet_seconds, plugin, key=(), dialect=DEFAULT):
+    def register(self, csv_file, interval, description, quiet_seconds, plugin, key=(), dialect=DEFAULT,
+                 pattern=None):
         with self._lock:
             if csv_file in self._watchers:
                 raise CsvWatcherExistsError("A watcher for %s is already registered" % csv_file)
             _register_signals(plugin)
-
-            def send(signal, watcher, **kwargs):
-                plugin.signals.send(signal, csv_file=watcher.csv_file, lease=self._lease_of(watcher.csv_file),
-                                    **kwargs)
-            watcher = CsvWatcher(
-                csv_file, interval,
-                on_started=lambda watcher: send(
-                    "csv_watcher_started", watcher, rows=watcher.rows, interval=watcher.interval),
-                on_baseline=lambda watcher, content: send(
-                    "csv_watcher_baseline", watcher, rows=watcher.rows, content=content),
-                on_change=lambda watcher, change, content: send(
-                    "csv_watcher_change", watcher, new_rows=change.new_rows,
-                    missing_rows=change.missing_rows, changed_rows=change.changed_rows,
-                    columns=None if change.columns is None else change.columns.as_dict(), back=change.back,
-                    rows=change.rows, patch=change.patch, content=content),
-                on_state=lambda watcher, state, reason: send(
-                    "csv_watcher_state", watcher, state=state, reason=reason, rows=watcher.rows),
-                quiet_seconds=quiet_seconds, key=key, dialect=dialect)
+            if pattern is None:
+                watcher = self._new_watcher(csv_file, interval, quiet_seconds, plugin, key, dialect)
+            else:
+                watcher = self._new_folder(csv_file, pattern, interval, quiet_seconds, plugin, key, dialect)
             watcher.thread = plugin.threads.register("csv_watcher %s" % csv_file, watcher.watch, description)
             self._watchers[csv_file] = watcher
             if self.running and self._owns(csv_file):
                 self._start(watcher)
             return watcher
+
+    def _sender(self, plugin, lease_path=None):
+        """``send(signal, csv_file, **arguments)``, with the lease of ``lease_path`` (a folder's file is
+        recorded under its folder's lease) or else of ``csv_file``."""
+        def send(signal, csv_file, **kwargs):
+            plugin.signals.send(signal, csv_file=csv_file, lease=self._lease_of(lease_path or csv_file), **kwargs)
+        return send
+
+    def _new_watcher(self, csv_file, interval, quiet_seconds, plugin, key, dialect, folder=None, **hooks):
+        """The CsvWatcher of ``csv_file``, sending the pattern's signals; one of ``folder`` sends no
+        ``csv_watcher_started`` (its folder does, once)."""
+        send = self._sender(plugin, folder)
+
+        def started(watcher):
+            if folder is None:
+                send("csv_watcher_started", watcher.csv_file, rows=watcher.rows, interval=watcher.interval,
+                     files=None, pattern=None)
+        return CsvWatcher(
+            csv_file, interval, on_started=started,
+            on_baseline=lambda watcher, content: send(
+                "csv_watcher_baseline", watcher.csv_file, rows=watcher.rows, content=content),
+            on_change=lambda watcher, change, content: send(
+                "csv_watcher_change", watcher.csv_file, new_rows=change.new_rows,
+                missing_rows=change.missing_rows, changed_rows=change.changed_rows,
+                columns=None if change.columns is None else change.columns.as_dict(), back=change.back,
+                added=change.added, rows=change.rows, patch=change.patch, content=content),
+            on_state=lambda watcher, state, reason: send(
+                "csv_watcher_state", watcher.csv_file, state=state, reason=reason, rows=watcher.rows),
+            quiet_seconds=quiet_seconds, key=key, dialect=dialect, **hooks)
+
+    def _new_folder(self, directory, pattern, interval, quiet_seconds, plugin, key, dialect):
+        send = self._sender(plugin, directory)
+        return FolderWatcher(
+            directory, pattern, interval,
+            new_member=lambda path, **hooks: self._new_watcher(path, interval, quiet_seconds, plugin, key, dialect,
+                                                               folder=directory, **hooks),
+            on_started=lambda folder, files: send(
+                "csv_watcher_started", directory, rows=None, interval=interval, files=files, pattern=pattern),
+            on_marked=lambda folder: send("csv_watcher_baseline", directory, rows=0, content=b""),
+            on_removed=lambda path: send("csv_watcher_state", path, state="removed", reason="was removed", rows=0),
+            on_renamed=lambda previous, path, rows: send("csv_watcher_renamed", path, previous=previous, rows=rows),
+            on_state=lambda folder, state, reason: send(
+                "csv_watcher_state", directory, state=state, reason=reason, rows=None),
+            key=key, dialect=dialect)
 
     def unregister(self, csv_file):
         with self._lock:
@@ -201,12 +247,16 @@ class CsvWatcherApplication:
             watcher.join()
 
     def _start(self, watcher):
-        if not watcher.started:
-            if self._prepare is not None:
-                self._prepare(watcher)
-            watcher.start()
-            self._notifier.watch(watcher)
-            self._ticker.add(watcher)
+        if watcher.started:
+            return
+        if self._prepare is not None:
+            self._prepare(watcher)
+        if isinstance(watcher, FolderWatcher):
+            watcher.start(self._notifier, self._ticker, self._prepare)
+            return
+        watcher.start()
+        self._notifier.watch(watcher)
+        self._ticker.add(watcher)
 
 
 def _no_lease(csv_file):

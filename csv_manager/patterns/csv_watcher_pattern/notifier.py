@@ -6,11 +6,17 @@ file, because only the directory sees an atomic replace (a rename over the file)
 backup-and-rename or a delete-and-recreate: a watch on the file would follow the old inode away. A watched path
 that is a symbolic link is watched in the link's directory and in its target's.
 
-Each event wakes the watchers of the file it names (see CsvWatcher.notify) with one fact:
+Each event wakes the watchers of the file it names (see CsvWatcher.notify) with one of three facts:
 
 - ``closed``: a writer closed the file after writing to it (IN_CLOSE_WRITE), or a file was moved into place
   (IN_MOVED_TO). What the file holds now is a writer's finished state, if it ends with a whole row.
-- otherwise the file was written, truncated, created, deleted, moved away or touched: look soon.
+- ``written``: a writer wrote to it (IN_MODIFY) and has not closed it since: it may be in the middle of a row.
+- otherwise the file was truncated, created, deleted, moved away or touched: look soon.
+
+A folder's watcher (see folder.py) is woken, with ``notify(entries)``, when a name in one of its directories is
+created, deleted or moved in or out (the folder's files may have changed), or a file it does not watch yet is
+written or closed; each entry is (path, closed), so that a file moved in or closed by its writer before the
+folder watches it is known to be finished.
 
 Where notifications cannot be had, the watchers rely on their interval (stat polling) alone, and one warning
 says why: inotify missing (not Linux) or turned off (``WATCHER_NOTIFICATIONS``), a directory on a network or
@@ -48,6 +54,9 @@ IN_Q_OVERFLOW = 0x00004000
 IN_IGNORED = 0x00008000
 IN_ONLYDIR = 0x01000000
 
+#: Events after which the names in a directory may differ: a folder's watcher looks at it again.
+ENTRIES = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO
+
 #: Events after which the file holds what a writer meant it to hold.
 CLOSED = IN_CLOSE_WRITE | IN_MOVED_TO
 MASK = (IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE
@@ -67,7 +76,8 @@ REMOTE_FILE_SYSTEMS = {
 
 
 class Notifier:
-    """Calls ``watcher.notify(closed)`` when the kernel reports a change to ``watcher.csv_file``.
+    """Calls ``watcher.notify(closed, written)`` when the kernel reports a change to ``watcher.csv_file``, and
+    ``folder.notify(entries)`` when names come or go in a directory given to :meth:`watch_directory`.
 
     ``watch(watcher)`` and ``unwatch(watcher)`` may be called from any thread; ``start()`` and ``stop()`` run
     and end the reading thread. With ``enabled`` False nothing is watched (and one warning says so).
@@ -80,8 +90,8 @@ class Notifier:
         #: directory -> wd, or None while it cannot be watched; wd -> the directories it stands for.
         self._directories = {}
         self._by_wd = {}
-        #: (directory, name) -> the watchers of that file; each watcher's (directory, name) places; directory ->
-        #: how many of its names are watched.
+        #: (directory, name) -> the watchers of that file (name None: the folders watching the directory); each
+        #: watcher's (directory, name) places; directory -> how many of its names are watched.
         self._names = {}
         self._places = {}
         self._watched_names = collections.Counter()
@@ -121,17 +131,32 @@ class Notifier:
         if not self.available:
             return
         with self._lock:
-            self._places[watcher] = _places(watcher.csv_file)
-            for directory, name in self._places[watcher]:
-                if (directory, name) not in self._names:
-                    self._names[directory, name] = set()
-                    self._watched_names[directory] += 1
-                self._names[directory, name].add(watcher)
-                if directory not in self._directories:
-                    self._directories[directory] = self._add(directory)
+            for place in _places(watcher.csv_file):
+                self._watch_place(watcher, place)
+
+    def watch_directory(self, folder, directory):
+        """Call ``folder.notify()`` when a name in ``directory`` is created, deleted or moved. True if
+        notifications about it can be had."""
+        if not self.available:
+            return False
+        with self._lock:
+            self._watch_place(folder, (directory, None))
+            return self._directories[directory] is not None
+
+    def _watch_place(self, watcher, place):
+        places = self._places.setdefault(watcher, set())
+        if place in places:
+            return
+        places.add(place)
+        if place not in self._names:
+            self._names[place] = set()
+            self._watched_names[place[0]] += 1
+        self._names[place].add(watcher)
+        if place[0] not in self._directories:
+            self._directories[place[0]] = self._add(place[0])
 
     def unwatch(self, watcher):
-        """Forget ``watcher``; a directory with no watched file left is no longer watched."""
+        """Forget ``watcher`` (or folder); a directory with no watched file or folder left is no longer watched."""
         if not self.available:
             return
         with self._lock:
@@ -222,12 +247,13 @@ class Notifier:
                 retry_at = time.monotonic() + RETRY_SECONDS
                 with self._lock:
                     self._try_again(woken)
-            for watcher, closed in woken.items():
-                watcher.notify(closed)
+            for watcher, facts in woken.items():
+                watcher.notify(*facts)
 
     def _collect(self, data, woken):
-        """Add to ``woken`` (watcher -> closed) the watchers that the events in ``data`` concern, in order: the
-        last event about a file decides whether it was closed."""
+        """Add to ``woken`` (watcher -> (closed, written)) the watchers that the events in ``data`` concern, in
+        order: the last event about a file decides whether it was closed, and a write after that whether it was
+        written; and (folder -> ()) the folders whose directories' names changed."""
         offset = 0
         while offset < len(data):
             wd, mask, _, length = EVENT.unpack_from(data, offset)
@@ -235,7 +261,8 @@ class Notifier:
             offset += EVENT.size + length
             if mask & IN_Q_OVERFLOW:
                 self._warn("overflow", "The inotify event queue overflowed: every watched file is checked now")
-                woken.update((watcher, False) for watchers in self._names.values() for watcher in watchers)
+                woken.update(_look_at((watcher, name) for (_, name), watchers in self._names.items()
+                                      for watcher in watchers))
                 continue
             directories = self._by_wd.get(wd, set())
             if mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF):
@@ -243,7 +270,13 @@ class Notifier:
                 continue
             for directory in directories:
                 for watcher in self._names.get((directory, name), ()):
-                    woken[watcher] = bool(mask & CLOSED)
+                    closed = bool(mask & CLOSED)
+                    woken[watcher] = closed, not closed and bool(mask & IN_MODIFY or woken.get(watcher, _LOOK)[1])
+                folders = self._names.get((directory, None), ())
+                if folders and (mask & ENTRIES or (directory, name) not in self._names):
+                    entry = (os.path.join(directory, name), bool(mask & CLOSED))
+                    for folder in folders:
+                        woken.setdefault(folder, ([],))[0].append(entry)
 
     def _lose(self, wd, directories, woken):
         """A watched directory was deleted or moved: look at its files now and watch it again once it is back
@@ -251,7 +284,7 @@ class Notifier:
         for directory in directories:
             self._directories[directory] = None
             self._retry.add(directory)
-            woken.update((watcher, False) for watcher in self._watchers_in(directory))
+            woken.update(_look_at(self._watchers_in(directory)))
         if self._by_wd.pop(wd, None) is not None:
             self._libc.inotify_rm_watch(self._fd, wd)
 
@@ -262,11 +295,21 @@ class Notifier:
                 continue
             self._directories[directory] = self._add(directory)
             if self._directories[directory] is not None:
-                woken.update((watcher, False) for watcher in self._watchers_in(directory))
+                woken.update(_look_at(self._watchers_in(directory)))
 
     def _watchers_in(self, directory):
-        return [watcher for (place, _), watchers in self._names.items() if place == directory
+        """(watcher, name) of every watcher and folder (name None) of ``directory``."""
+        return [(watcher, name) for (place, name), watchers in self._names.items() if place == directory
                 for watcher in watchers]
+
+
+#: The facts for a file that was touched, neither closed nor written: just look.
+_LOOK = (False, False)
+
+
+def _look_at(watchers):
+    """``woken`` entries that make ``watchers`` (files and folders) look again."""
+    return ((watcher, () if name is None else _LOOK) for watcher, name in watchers)
 
 
 def _places(csv_file):

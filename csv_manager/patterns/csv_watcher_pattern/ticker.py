@@ -1,6 +1,7 @@
 """One thread that keeps every watcher's schedule, so idle watchers cost a stat and no thread wake-up.
 
-Each watcher's own thread sleeps until the ticker wakes it. Every ``interval`` seconds the ticker calls
+Each watcher's own thread sleeps until the ticker wakes it. Every ``interval`` seconds (its ``tick_seconds``:
+a folder's files, seen through notifications, are ticked less often, see folder.py) the ticker calls
 ``watcher.tick()``, which stats the file and wakes the watcher's thread only if a check could find something.
 A thousand watchers on unchanged files thus cost a thousand ``os.stat`` calls a second from one thread,
 instead of a thousand thread wake-ups (measured: about 7 % of a core for the wake-ups alone).
@@ -35,7 +36,7 @@ class Ticker:
             self._thread.join()
 
     def add(self, watcher):
-        """Tick ``watcher`` now and then every ``watcher.interval`` seconds until it is stopped."""
+        """Tick ``watcher`` now and then every ``watcher.tick_seconds`` seconds until it is stopped."""
         with self._condition:
             heapq.heappush(self._schedule, (time.monotonic(), next(self._order), watcher))
             self._condition.notify()
@@ -51,5 +52,5 @@ class Ticker:
                     due, _, watcher = heapq.heappop(self._schedule)
                     if not watcher.stopped:
                         watcher.tick()
-                        following = max(due + watcher.interval, now)
+                        following = max(due + watcher.tick_seconds, now)
                         heapq.heappush(self._schedule, (following, next(self._order), watcher))

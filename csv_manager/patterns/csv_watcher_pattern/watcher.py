@@ -25,8 +25,17 @@ after the quiet period. Problems (file gone, unreadable, not UTF-8, empty, malfo
 are finished states; the last good version stays the baseline, so once the file is back the next report is the
 difference against it.
 
+Where notifications show that a writer wrote the file and has not closed it since, the quiet period is not
+enough: a writer holding the file open may pause longer in the middle of a row. Then a state whose last row is
+unfinished (and, for a file new to a watched folder, any state: it is still being copied) is held until the
+row ends, the writer closes the file, or ``WRITER_HOLD_SECONDS`` pass without a change. Where there are no
+notifications, the quiet period alone decides.
+
 A file changed within ``RACY_SECONDS`` of being read is read again on the next tick even if its stat looks
 unchanged, because file systems keep times at a coarse granularity and a same-size rewrite could hide.
+
+A watcher of a folder's file (see :mod:`.folder`) has no thread of its own: its folder's thread runs its
+checks, woken through ``wake``.
 """
 import csv
 import logging
@@ -45,6 +54,8 @@ JOIN_TIMEOUT_SECONDS = 5
 QUIET_SECONDS = 2.0
 #: After a write notification, how long to wait for more before looking (a close does not wait).
 SETTLE_SECONDS = 0.05
+#: How long a state that a writer still holding the file open may finish is held past the quiet period.
+WRITER_HOLD_SECONDS = 60.0
 #: Bytes read at a time while a file may still equal its last version.
 READ_BLOCK = 1 << 20
 MISSING = "missing"
@@ -71,12 +82,20 @@ class CsvWatcher:
     once :meth:`start` is called, and checks whenever :meth:`tick` or :meth:`notify` wakes it or a pending
     state's quiet period ends; :meth:`stop` ends it within one check. ``clock`` (seconds, monotonic) is
     replaceable for tests.
+
+    A folder's watcher drives its files' watchers itself: it gives each a ``wake(watcher)`` to call instead of
+    waking a thread, and runs :meth:`check_if_due`; ``on_gone(watcher)`` is called instead of reporting the
+    file missing (the folder tells a removal), and ``added`` makes the first change a ``file_added``.
     """
 
     def __init__(self, csv_file, interval, on_started, on_baseline, on_change, quiet_seconds=QUIET_SECONDS,
-                 clock=time.monotonic, key=(), dialect=DEFAULT, on_state=None):
+                 clock=time.monotonic, key=(), dialect=DEFAULT, on_state=None, wake=None, on_gone=None):
         self.csv_file = csv_file
         self.interval = interval
+        #: Seconds between two ticks: the interval, or a folder's longer safety poll (see folder.py).
+        self.tick_seconds = interval
+        #: True for a file that appeared in a watched folder, until its first finished state is reported.
+        self.added = False
         self.key = tuple(key)
         self.dialect = dialect
         self.quiet_seconds = quiet_seconds
@@ -89,11 +108,14 @@ class CsvWatcher:
         self._clock = clock
         self._stopped = threading.Event()
         self._wake = threading.Event()
-        #: Guards the two facts notifications leave for the thread: when to look, and whether the file was
-        #: closed by its writer since the last look.
+        self._wake_up = wake or (lambda watcher: self._wake.set())
+        self._on_gone = on_gone
+        #: Guards the facts notifications leave for the thread: when to look, whether the file was closed by its
+        #: writer since the last look, and whether it was written and not closed since (see WRITER_HOLD_SECONDS).
         self._notified = threading.Lock()
         self._look_at = None
         self._closed = False
+        self._writing = False
         self._version = None
         self._restored = None
         self._announced = False
@@ -154,19 +176,21 @@ class CsvWatcher:
         if self._recheck or self._stat_key is None or self._stat_key != _stat_key(self.csv_file):
             self._look(self._clock())
 
-    def notify(self, closed):
+    def notify(self, closed, written=False):
         """Called by the notifier: the file changed, ``closed`` if by a writer that closed it (or moved it into
-        place) since. A close is looked at at once, a write after SETTLE_SECONDS."""
+        place) since, else ``written`` if a writer wrote to it (and has not closed it since). A close is looked
+        at at once, a write after SETTLE_SECONDS."""
         now = self._clock()
         with self._notified:
             self._closed = closed
+            self._writing = not closed and (written or self._writing)
         self._look(now if closed else now + SETTLE_SECONDS)
 
     def _look(self, at):
         with self._notified:
             if self._look_at is None or at < self._look_at:
                 self._look_at = at
-        self._wake.set()
+        self._wake_up(self)
 
     def watch(self, plugin):
         """The thread's function: check each time a look is due or a pending state may be finished."""
@@ -175,14 +199,19 @@ class CsvWatcher:
             if self._stopped.is_set():
                 return
             self._wake.clear()
-            if self._seconds_to_wait() != 0:
-                continue
+            self.check_if_due()
+
+    def check_if_due(self):
+        """Check once if a look is due or the pending state may be finished now; returns the seconds until the
+        next is (None for no time set)."""
+        if self._seconds_to_wait() == 0:
             with self._notified:
                 self._look_at = None
             try:
                 self.check()
             except Exception:
                 self.log.exception("Unexpected error while checking %s", self.csv_file)
+        return self._seconds_to_wait()
 
     def _seconds_to_wait(self):
         """Seconds until the next look is due or the pending state's quiet period ends; None for neither."""
@@ -197,7 +226,18 @@ class CsvWatcher:
         """Seconds until the pending state's quiet period ends; None when nothing is pending."""
         if self._pending is None:
             return None
-        return max(0.0, self._pending[2] + self.quiet_seconds - self._clock())
+        return max(0.0, self._pending[2] + self._settle_seconds(self._pending[1]) - self._clock())
+
+    def _settle_seconds(self, data):
+        """How long the state ``data`` must stay unchanged to be finished: the quiet period, or
+        WRITER_HOLD_SECONDS while a writer that may finish it holds the file open (see the module)."""
+        if self._writing and data is not None and (self._first_added() or not data.endswith(LINE_ENDS)):
+            return max(self.quiet_seconds, WRITER_HOLD_SECONDS)
+        return self.quiet_seconds
+
+    def _first_added(self):
+        """True while an added file has no reported content: any state of it may be a copy in progress."""
+        return self.added and (self._version is None or not self._version.data)
 
     def check(self):
         """Look at the file once; report a finished baseline or change, or log a finished problem once."""
@@ -207,6 +247,8 @@ class CsvWatcher:
         try:
             status = os.stat(self.csv_file)
         except FileNotFoundError:
+            if self._on_gone is not None:
+                return self._on_gone(self)
             return self._problem_state(MISSING, None, now, ("missing", "is missing; waiting for it to come back"))
         except OSError as error:
             return self._problem_state(("stat", error.errno), None, now,
@@ -237,7 +279,7 @@ class CsvWatcher:
         finished = self._observe(key, data, now)
         if not data:
             return self._report_problem(("empty", "is empty; waiting for content")) if finished else None
-        if not finished and not closed and not self._may_be_finished_append(data):
+        if not finished and not closed and (self._first_added() or not self._may_be_finished_append(data)):
             return None
         try:
             if self._version is None:
@@ -262,9 +304,9 @@ class CsvWatcher:
     def _observe(self, key, data, now):
         """Note the state (stat key and bytes) seen now; True once it has stayed the same for the quiet period."""
         if self._pending is not None and self._pending[:2] == (key, data):
-            return now - self._pending[2] >= self.quiet_seconds
+            return now - self._pending[2] >= self._settle_seconds(data)
         self._pending = (key, data, now)
-        if self.quiet_seconds <= 0:
+        if self._settle_seconds(data) <= 0:
             return True
         self.log.debug("%s may be in the middle of a write; waiting until it stays unchanged for %s s",
                        self.csv_file, self.quiet_seconds)
@@ -303,6 +345,7 @@ class CsvWatcher:
             self._announce()
             self._warn_unmatched(change.unmatched)
             change.back = back
+            change.added, self.added = self.added, False
             self._on_change(self, change, version.data)
 
     def _hint_delimiter(self, header):

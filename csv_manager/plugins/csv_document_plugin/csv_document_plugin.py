@@ -75,6 +75,7 @@ class CsvDocumentPlugin(CsvWatcherPattern, GwCommandsPattern, GwSqlPattern):
         self._connect("csv_watcher_baseline", self._archive_baseline, "Records a new baseline")
         self._connect("csv_watcher_change", self._archive_change, "Records a change as a version")
         self._connect("csv_watcher_state", self._archive_state, "Records a file's state as a version")
+        self._connect("csv_watcher_renamed", self._archive_rename, "Moves a renamed file's history to its new name")
         self._connect("csv_watcher_deleted", self._purge, "Deletes the history of a deleted watcher if asked")
 
     def deactivate(self):
@@ -122,13 +123,19 @@ class CsvDocumentPlugin(CsvWatcherPattern, GwCommandsPattern, GwSqlPattern):
         self.setup_db().record_baseline(csv_file, rows, content, lease)
 
     def _archive_change(self, plugin, csv_file, new_rows, missing_rows, changed_rows, columns, back, rows, patch,
-                        content, lease=None, **kwargs):
+                        content, lease=None, added=False, **kwargs):
         self.setup_db().record_change(csv_file, new_rows, missing_rows, changed_rows, columns, rows, patch, content,
-                                      lease, back=back)
+                                      lease, back=back, added=added)
 
     def _archive_state(self, plugin, csv_file, state, reason, rows, lease=None, **kwargs):
         self.setup_db().record_state(csv_file, state, reason, rows, lease)
 
-    def _purge(self, plugin, csv_file, purge, say=click.echo, **kwargs):
-        if purge and self.setup_db().purge(csv_file):
+    def _archive_rename(self, plugin, csv_file, previous, rows, lease=None, **kwargs):
+        self.setup_db().record_rename(previous, csv_file, rows, lease)
+
+    def _purge(self, plugin, csv_file, purge, say=click.echo, folder=False, **kwargs):
+        purged = self.setup_db().purge(csv_file, folder) if purge else 0
+        if purged and folder:
+            say("Deleted the history of %s and its files" % csv_file)
+        elif purged:
             say("Deleted the history of %s" % csv_file)

@@ -23,7 +23,7 @@ import threading
 import zlib
 from contextlib import contextmanager
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert
 
 from csv_manager.database import return_free_pages, transaction, utc_now
 from csv_manager.errors import CsvManagerError
@@ -99,22 +99,42 @@ class History:
         self._put(csv_file, lease, lambda session: self._write_baseline(session, csv_file, rows, content))
 
     def record_change(self, csv_file, new_rows, missing_rows, changed_rows, columns, rows, patch, content,
-                      lease=None, back=False):
-        """Queue a version; ``on_recorded(record)`` follows once it is committed, if it changed rows or columns
-        or ends a problem state (``back``). ``record`` is a dict of csv_file, event (``change``, ``columns`` or
-        ``file_back``), new_rows, missing_rows, changed_rows, columns, reason (None), rows and seen_at (when the
-        change was found, naive UTC, as stored)."""
-        event = "file_back" if back else "change" if columns is None else "columns"
+                      lease=None, back=False, added=False):
+        """Queue a version; ``on_recorded(record)`` follows once it is committed, if it changed rows or columns,
+        ends a problem state (``back``) or is a folder's new file (``added``). ``record`` is a dict of csv_file,
+        event (``change``, ``columns``, ``file_back`` or ``file_added``), new_rows, missing_rows, changed_rows,
+        columns, reason (None), rows and seen_at (when the change was found, naive UTC, as stored)."""
+        event = "file_added" if added else "file_back" if back else "change" if columns is None else "columns"
         record = _record(csv_file, event, rows, new_rows=new_rows, missing_rows=missing_rows,
                          changed_rows=changed_rows, columns=columns)
         self._put(csv_file, lease, lambda session: self._write_change(session, record, patch, content))
 
     def record_state(self, csv_file, state, reason, rows, lease=None):
         """Queue a version telling that the file went ``missing``, ``empty``, ``unreadable`` or ``invalid``
-        (``reason`` says why), or is ``back`` as it was; ``on_recorded(record)`` follows (see record_change;
-        the event is ``file_`` and the state). A file without history gets none: there is nothing to tell apart."""
+        (``reason`` says why), or is ``back`` as it was, or was ``removed`` from its folder; ``on_recorded(record)``
+        follows (see record_change; the event is ``file_`` and the state). A file without history gets none:
+        there is nothing to tell apart. A removed file's content becomes empty: a file that appears at its path
+        later is a new one, whose rows are all new."""
         record = _record(csv_file, "file_" + state, rows, reason=reason)
         self._put(csv_file, lease, lambda session: self._write_state(session, record))
+
+    def record_rename(self, previous, csv_file, rows, lease=None):
+        """Queue moving the history of ``previous`` to ``csv_file``, with a ``file_renamed`` version whose
+        ``reason`` is the previous path; ``on_recorded(record)`` follows. A history already at ``csv_file`` (of a
+        file removed from there) is kept under ``csv_file (until TIME)``."""
+        record = _record(csv_file, "file_renamed", rows, reason=previous)
+        self._put(csv_file, lease, lambda session: self._write_rename(session, record))
+
+    def recorded_files(self, directory):
+        """The paths under ``directory`` whose history goes on: recorded, and not removed last."""
+        with transaction(self.db) as session:
+            files = dict(session.query(self.File.id, self.File.csv_file).filter(
+                self.File.csv_file.startswith(directory.rstrip("/") + "/", autoescape=True)))
+            last = session.query(func.max(self.Version.id)).filter(
+                self.Version.file_id.in_(files)).group_by(self.Version.file_id)
+            removed = {file_id for (file_id,) in session.query(self.Version.file_id).filter(
+                self.Version.id.in_(last), self.Version.event == "file_removed")}
+        return [csv_file for file_id, csv_file in files.items() if file_id not in removed]
 
     def record_status(self, entries):
         """Queue one write of watcher statuses: (lease, csv_file, state, checked_at, changed_at) entries; those
@@ -235,7 +255,7 @@ class History:
                 return self._rebuild(session, history), None
             version_id = ids[number - first]
             event = session.get(self.Version, version_id).event
-            if event in ("file_missing", "file_unreadable", "file_invalid"):
+            if event in ("file_missing", "file_unreadable", "file_invalid", "file_removed"):
                 return None, event
             if event == "file_empty":
                 return b"", event
@@ -321,8 +341,18 @@ class History:
         counts = self.Version.new_count + self.Version.missing_count + self.Version.changed_count
         return (counts > 0) | (self.Version.event != "change")
 
-    def purge(self, csv_file):
-        """Delete everything recorded for ``csv_file``; returns whether there was anything."""
+    def purge(self, csv_file, folder=False):
+        """Delete everything recorded for ``csv_file``, and with ``folder`` for every file under it; returns
+        how many files had anything."""
+        purged = 0
+        if folder:
+            with transaction(self.db) as session:
+                under = [path for (path,) in session.query(self.File.csv_file).filter(
+                    self.File.csv_file.startswith(csv_file.rstrip("/") + "/", autoescape=True))]
+            purged = sum(self.purge(path) for path in under)
+        return purged + self._purge_file(csv_file)
+
+    def _purge_file(self, csv_file):
         with transaction(self.db, writes=True) as session:
             history = session.query(self.File).filter_by(csv_file=csv_file).first()
             if history is None:
@@ -460,12 +490,29 @@ class History:
         elif history.patched_bytes > history.snapshot_size:
             self._set_snapshot(session, history, content, record["rows"], version.id)
         changed = any(record[name] for name in ("new_rows", "missing_rows", "changed_rows", "columns"))
-        return record if changed or record["event"] == "file_back" else None
+        return record if changed or record["event"] in ("file_back", "file_added") else None
 
     def _write_state(self, session, record):
         history = session.query(self.File).filter_by(csv_file=record["csv_file"]).first()
         if history is not None:
-            self._add_version(session, history, record, Patch(0, 0, b""))
+            patch = Patch(0, 0, b"")
+            if record["event"] == "file_removed":
+                patch = Patch(0, len(self._rebuild(session, history)), b"")
+                history.content_hash = content_hash(b"")
+            self._add_version(session, history, record, patch)
+        return record
+
+    def _write_rename(self, session, record):
+        history = session.query(self.File).filter_by(csv_file=record["reason"]).first()
+        if history is None:
+            return None
+        displaced = session.query(self.File).filter_by(csv_file=record["csv_file"]).first()
+        if displaced is not None:
+            until = record["seen_at"].isoformat(timespec="seconds")
+            displaced.csv_file = "%s (until %sZ)" % (record["csv_file"], until)
+            session.flush()
+        history.csv_file = record["csv_file"]
+        self._add_version(session, history, record, Patch(0, 0, b""))
         return record
 
     def _add_version(self, session, history, record, patch):

@@ -41,7 +41,10 @@ from csv_manager.patterns import CsvWatcherPattern
 from csv_manager.patterns.csv_watcher_pattern.csv_diff import DEFAULT, Dialect
 from csv_manager.patterns.csv_watcher_pattern.watcher import QUIET_SECONDS
 from csv_manager.plugins.csv_watcher_db_plugin import migrations
+from csv_manager.patterns.csv_watcher_pattern.folder import DEFAULT_PATTERN
 from csv_manager.plugins.csv_watcher_db_plugin.csv_file_path import check_watchable, normalise
+from csv_manager.plugins.csv_watcher_db_plugin.folders import (
+    check_folder, check_not_overlapping, count_files, is_folder)
 from csv_manager.plugins.csv_watcher_db_plugin.watcher_options import (
     DelimiterType, EncodingType, check_key, delimiter_hint, describe_options, options_of, read_header,
     read_options, stored_options)
@@ -81,6 +84,10 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
 
     def activate(self):
         path_argument = Argument(("csv_file",), required=True, type=str)
+        pattern_option = Option(("--pattern",), metavar="GLOB",
+                                help="Watch CSV_FILE as a folder: every file in it whose path matches GLOB (default "
+                                     "%s; **/ descends into subfolders), files that arrive later included."
+                                     % DEFAULT_PATTERN)
         interval_option = Option(("-i", "--interval"), type=IntRange(1, MAX_INTERVAL), default=DEFAULT_INTERVAL,
                                  show_default=True,
                                  help="Seconds between two checks of the file (1 to %d)." % MAX_INTERVAL)
@@ -102,9 +109,10 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         encoding_option = Option(("--encoding",), type=EncodingType(), default="utf-8", show_default=True,
                                  help="The file's encoding, any Python text encoding (cp1252, latin-1, utf-16 as "
                                       "Excel's Unicode text...); UTF-8 may start with a BOM.")
-        self.commands.register("csv_watcher_add", "Adds a permanent watcher for CSV_FILE.", self.csv_watcher_add,
+        self.commands.register("csv_watcher_add", "Adds a permanent watcher for CSV_FILE, or for the CSV files in "
+                                                  "the folder CSV_FILE (see --pattern).", self.csv_watcher_add,
                                params=[path_argument, interval_option, key_option, delimiter_option,
-                                       encoding_option])
+                                       encoding_option, pattern_option])
         self.commands.register("csv_watcher_delete", "Removes the permanent watcher of CSV_FILE.",
                                self.csv_watcher_delete, params=[path_argument, purge_option])
         new_interval_option = Option(("-i", "--interval"), type=IntRange(1, MAX_INTERVAL),
@@ -112,12 +120,14 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         no_key_option = Option(("--no-key",), is_flag=True, help="Match rows without a key from now on.")
         new_delimiter_option = Option(("--delimiter",), type=DelimiterType(), help="The new delimiter: , ; | or tab.")
         new_encoding_option = Option(("--encoding",), type=EncodingType(), help="The new encoding.")
+        new_pattern_option = Option(("--pattern",), metavar="GLOB", help="The new pattern of a folder's files.")
         self.commands.register("csv_watcher_update", "Changes how often CSV_FILE is checked, or how it is read "
-                                                     "(key, delimiter, encoding). Its history is kept, and a "
-                                                     "running csv_watcher_run picks the change up within a second.",
+                                                     "(key, delimiter, encoding, a folder's pattern). Its history "
+                                                     "is kept, and a running csv_watcher_run picks the change up "
+                                                     "within a second.",
                                self.csv_watcher_update, params=[path_argument, new_interval_option, key_option,
                                                                 no_key_option, new_delimiter_option,
-                                                                new_encoding_option])
+                                                                new_encoding_option, new_pattern_option])
         self.commands.register("csv_watcher_run",
                                "Watches the csv files and prints new and missing rows until stopped "
                                "(Ctrl-C or SIGTERM). Runners sharing one store split the files between them.",
@@ -155,6 +165,8 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
             key_columns = Column(Text, nullable=True)
             delimiter = Column(String(8), nullable=True)
             encoding = Column(String(64), nullable=True)
+            #: For a folder watcher, the pattern of its files (see folder.py); NULL for a file watcher.
+            pattern = Column(String(1024), nullable=True)
 
         self.Watcher = register_model(self.db, CsvWatchers)
         prepare_migrated_tables(self.db, migrations.WATCHERS, [CsvWatchers])
@@ -167,28 +179,30 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         report once it runs (csv_watcher_run), not an error of every command.
         """
         stored = self.stored_watchers()
-        wanted = {watcher["csv_file"]: options_of(watcher) for watcher in stored}
+        wanted = {watcher["csv_file"]: options_of(watcher) + (watcher["pattern"],) for watcher in stored}
         for csv_file, watcher in self.csv_watcher.get().items():
-            if wanted.get(csv_file) != (watcher.interval, watcher.key, watcher.dialect):
+            if wanted.get(csv_file) != (watcher.interval, watcher.key, watcher.dialect, _pattern(watcher)):
                 self.csv_watcher.unregister(csv_file)
                 if self.share is not None:
                     # Claimed again (with the new interval) only after its queued writes: the restored
                     # content must include them.
                     self.share.forget(csv_file)
         registered = 0
-        for csv_file, (interval, key, dialect) in wanted.items():
+        for csv_file, (interval, key, dialect, pattern) in wanted.items():
             if self.csv_watcher.get(csv_file) is None:
-                self.activate_watcher(csv_file, interval, key, dialect)
+                self.activate_watcher(csv_file, interval, key, dialect, pattern)
                 registered += 1
         if registered:
             # One line, not one per watcher: with 1,000 watchers the log lines were most of a command's cost.
             self.log.info("Registered %d watchers" % registered)
         return stored
 
-    def activate_watcher(self, csv_file, interval, key=(), dialect=DEFAULT):
+    def activate_watcher(self, csv_file, interval, key=(), dialect=DEFAULT, pattern=None):
         """Register the watcher of ``csv_file`` and its thread; it starts with the others in csv_watcher_run.
-        Its rows are read in ``dialect`` and matched by the columns ``key`` (see watcher_options.py)."""
-        self.csv_watcher.register(csv_file, interval, "Watcher for %s" % csv_file, self.quiet_seconds, key, dialect)
+        Its rows are read in ``dialect`` and matched by the columns ``key`` (see watcher_options.py). With a
+        ``pattern``, ``csv_file`` is a folder whose matching files are watched (see folder.py)."""
+        self.csv_watcher.register(csv_file, interval, "Watcher for %s" % csv_file, self.quiet_seconds, key, dialect,
+                                  pattern)
 
     def _quiet_seconds(self):
         """The WATCHER_QUIET_SECONDS setting (from CSV_MANAGER_QUIET_SECONDS when set) as a float."""
@@ -211,7 +225,8 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         return setting.lower() == "on"
 
     def csv_watcher_list(self, as_json, status):
-        watchers = self.stored_watchers()
+        watchers = [dict(watcher, files=count_files(watcher["csv_file"], watcher["pattern"])
+                         if watcher["pattern"] is not None else None) for watcher in self.stored_watchers()]
         if as_json or status:
             watchers = self.with_status(watchers)
         if as_json:
@@ -219,6 +234,9 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         else:
             for watcher in watchers:
                 line = "file: %s - interval: %s" % (watcher["csv_file"], watcher["interval"])
+                if watcher["pattern"] is not None:
+                    line = "folder: %s - pattern: %s - files: %s - interval: %s" % (
+                        watcher["csv_file"], watcher["pattern"], _count(watcher["files"]), watcher["interval"])
                 _, key, dialect = options_of(watcher)
                 if key or dialect != DEFAULT:
                     line += " - " + describe_options(key, dialect)
@@ -234,63 +252,82 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
             counted = "1 watched file" if len(missing) == 1 else "%d watched files" % len(missing)
             click.echo("Note: %s not found: %s" % (counted, ", ".join(missing)), err=True)
 
-    def csv_watcher_add(self, csv_file, interval, key, delimiter, encoding):
+    def csv_watcher_add(self, csv_file, interval, key, delimiter, encoding, pattern):
         chosen = click.get_current_context().get_parameter_source("delimiter") != ParameterSource.DEFAULT
-        self.add_watcher(csv_file, interval, key, delimiter, encoding, hint=not chosen)
+        self.add_watcher(csv_file, interval, key, delimiter, encoding, hint=not chosen, pattern=pattern)
 
     def csv_watcher_delete(self, csv_file, purge):
         self.delete_watcher(csv_file, purge)
 
-    def csv_watcher_update(self, csv_file, interval, key, no_key, delimiter, encoding):
-        self.update_watcher(csv_file, interval, key, no_key, delimiter, encoding)
+    def csv_watcher_update(self, csv_file, interval, key, no_key, delimiter, encoding, pattern):
+        self.update_watcher(csv_file, interval, key, no_key, delimiter, encoding, pattern)
 
     def add_watcher(self, csv_file, interval=DEFAULT_INTERVAL, key=(), delimiter=",", encoding="utf-8", hint=True,
-                    say=click.echo):
-        """Add the watcher of ``csv_file`` (csv_watcher_add); what it has to tell goes to ``say(message,
+                    pattern=None, say=click.echo):
+        """Add the watcher of ``csv_file`` (csv_watcher_add), a folder's when ``csv_file`` is a directory (its
+        files matching ``pattern``, default DEFAULT_PATTERN); what it has to tell goes to ``say(message,
         err=False)``, a warning with ``err=True``. ``hint``: warn when the header looks separated by another
         delimiter. Raises a click.ClickException naming what is wrong and leaves the database as it was."""
         csv_file = normalise(csv_file)
-        check_watchable(csv_file)
         key, dialect = tuple(dict.fromkeys(key)), Dialect(delimiter, encoding)
-        header = read_header(csv_file, dialect)
-        check_key(csv_file, key, header)
-        warning = delimiter_hint(csv_file, header, dialect) if hint else None
-        if warning is not None:
-            say(warning, err=True)
+        if is_folder(csv_file):
+            pattern = pattern or DEFAULT_PATTERN
+            check_folder(csv_file, pattern)
+        elif pattern is not None:
+            raise click.BadParameter("%s is not a folder; --pattern chooses a folder's files." % csv_file,
+                                     param_hint="'--pattern'")
+        else:
+            check_watchable(csv_file)
+            header = read_header(csv_file, dialect)
+            check_key(csv_file, key, header)
+            warning = delimiter_hint(csv_file, header, dialect) if hint else None
+            if warning is not None:
+                say(warning, err=True)
+        check_not_overlapping(self.stored_watchers(), csv_file, pattern)
         try:
             with transaction(self.db, writes=True) as session:
-                session.add(self.Watcher(csv_file=csv_file, interval=interval, **stored_options(key, dialect)))
+                session.add(self.Watcher(csv_file=csv_file, interval=interval, pattern=pattern,
+                                         **stored_options(key, dialect)))
                 session.flush()
                 if self.csv_watcher.get(csv_file) is None:
-                    self.activate_watcher(csv_file, interval, key, dialect)
+                    self.activate_watcher(csv_file, interval, key, dialect, pattern)
         except IntegrityError:
             raise CsvManagerError("%s is already watched." % csv_file)
         self.log.info("Watcher added for %s" % csv_file)
-        say("Added watcher for %s (every %d s)" % (csv_file, interval))
+        if pattern is None:
+            say("Added watcher for %s (every %d s)" % (csv_file, interval))
+        else:
+            say("Added watcher for the folder %s: %s files matching %s (every %d s)"
+                % (csv_file, _count(count_files(csv_file, pattern)), pattern, interval))
 
     def delete_watcher(self, csv_file, purge=False, say=click.echo):
         """Remove the watcher of ``csv_file`` (csv_watcher_delete), and its history with ``purge``; see
         add_watcher for ``say`` and errors."""
         csv_file = normalise(csv_file)
         with transaction(self.db, writes=True):
-            deleted = self.Watcher.query.filter_by(csv_file=csv_file).delete()
-        if not deleted:
-            raise CsvManagerError("No watcher for %s." % csv_file)
+            watcher = self.Watcher.query.filter_by(csv_file=csv_file).first()
+            if watcher is None:
+                raise CsvManagerError("No watcher for %s." % csv_file)
+            folder = watcher.pattern is not None
+            self.Watcher.query.filter_by(id=watcher.id).delete()
         if self.csv_watcher.get(csv_file) is not None:
             self.csv_watcher.unregister(csv_file)
         say("Removed watcher for %s" % csv_file)
-        if not self.signals.send("csv_watcher_deleted", csv_file=csv_file, purge=purge, say=say) and purge:
+        if not self.signals.send("csv_watcher_deleted", csv_file=csv_file, purge=purge, say=say,
+                                 folder=folder) and purge:
             say("No history to delete: no plugin records one (CsvDocumentPlugin is not in PLUGINS).", err=True)
 
     def update_watcher(self, csv_file, interval=None, key=(), no_key=False, delimiter=None, encoding=None,
-                       say=click.echo):
+                       pattern=None, say=click.echo):
         """Change how the watcher of ``csv_file`` checks and reads it (csv_watcher_update): None and () keep
         what it has; see add_watcher for ``say`` and errors."""
         csv_file = normalise(csv_file)
         if key and no_key:
             raise click.UsageError("--key and --no-key cannot be combined.")
-        if interval is None and not key and not no_key and delimiter is None and encoding is None:
-            raise click.UsageError("Say what to change: -i/--interval, --key, --no-key, --delimiter or --encoding.")
+        if interval is None and not key and not no_key and delimiter is None and encoding is None and not pattern:
+            raise click.UsageError("Say what to change: -i/--interval, --key, --no-key, --delimiter, --encoding or "
+                                   "--pattern.")
+        stored = self.stored_watchers()
         with transaction(self.db, writes=True):
             watcher = self.Watcher.query.filter_by(csv_file=csv_file).first()
             if watcher is None:
@@ -300,19 +337,22 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
             after = (interval or watcher.interval,
                      () if no_key else tuple(dict.fromkeys(key)) if key else before[1],
                      Dialect(delimiter or before[2].delimiter, encoding or before[2].encoding))
-            if after[1]:
+            if after[1] and watcher.pattern is None:
                 check_key(csv_file, after[1], read_header(csv_file, after[2]))
-            watcher.interval = after[0]
+            pattern_before, new_pattern = watcher.pattern, _new_pattern(watcher, pattern, stored)
+            watcher.interval, watcher.pattern = after[0], new_pattern
             for column, value in stored_options(*after[1:]).items():
                 setattr(watcher, column, value)
         self.load_watchers()  # registers the watcher again with its new interval and options
+        if new_pattern != pattern_before:
+            say("Watcher for %s now watches its files matching %s (was %s)" % (csv_file, new_pattern, pattern_before))
         if after[0] != before[0]:
             self.log.info("Watcher for %s changed from every %d s to every %d s" % (csv_file, before[0], after[0]))
             say("Watcher for %s now checks every %d s (was %d s)" % (csv_file, after[0], before[0]))
         if after[1:] != before[1:]:
             say("Watcher for %s now reads it with %s (was %s)"
                 % (csv_file, describe_options(*after[1:]), describe_options(*before[1:])))
-        if after == before:
+        if after == before and new_pattern == pattern_before:
             say("Watcher for %s unchanged: every %d s, %s" % (csv_file, after[0], describe_options(*after[1:])))
 
     def csv_watcher_run(self, as_json, timestamps):
@@ -333,8 +373,8 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         with StopRequest() as stop:
             reporter = Reporter(as_json, timestamps, on_broken_pipe=stop.set)
 
-            def watching(plugin, csv_file, rows, interval, lease, **kwargs):
-                self.recorder.then(lambda: reporter.started(plugin, csv_file, rows, interval), lease)
+            def watching(plugin, csv_file, rows, interval, lease, files=None, pattern=None, **kwargs):
+                self.recorder.then(lambda: reporter.started(plugin, csv_file, rows, interval, files, pattern), lease)
             self._connect("csv_watcher_started", watching, "Prints that a watcher read its file, once recorded")
             self._connect("csv_history_recorded", reporter.change, "Prints a change or state once recorded")
             if not self.csv_watcher.get():
@@ -371,7 +411,9 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         starting: a fresh baseline would lose what changed meanwhile. This runner's own writes still queued for
         the file (from a watcher of it that just stopped) are waited for, or they would be reported twice."""
         content = self.recorder.content_to_resume(watcher.csv_file)
-        if content is not None:
+        if _pattern(watcher) is not None:
+            watcher.restore(content, self.recorder.recorded_files(watcher.csv_file))
+        elif content is not None:
             watcher.restore(content)
 
     def _poll_watchers(self, outage, commits, reporter):
@@ -403,7 +445,7 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         watcher = self.csv_watcher.get(csv_file)
         if watcher is not None:
             self.csv_watcher.unregister(csv_file)
-            self.activate_watcher(csv_file, watcher.interval, watcher.key, watcher.dialect)
+            self.activate_watcher(csv_file, watcher.interval, watcher.key, watcher.dialect, _pattern(watcher))
 
     def _say(self, message):
         self.log.debug(message)
@@ -426,17 +468,39 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
 
     def stored_watchers(self, csv_file=None):
         """All persisted watchers (or that of ``csv_file`` only) as dicts (id, csv_file, interval, key, delimiter,
-        encoding), oldest first."""
+        encoding, pattern: None for a file's), oldest first."""
         columns = (self.Watcher.id, self.Watcher.csv_file, self.Watcher.interval, self.Watcher.key_columns,
-                   self.Watcher.delimiter, self.Watcher.encoding)
+                   self.Watcher.delimiter, self.Watcher.encoding, self.Watcher.pattern)
         with transaction(self.db):
             # Plain tuples: loading 1,000 ORM objects cost a one-shot command more than everything else it does.
             query = self.Watcher.query.with_entities(*columns)
             if csv_file is not None:
                 query = query.filter_by(csv_file=csv_file)
             stored = query.order_by(self.Watcher.id).all()
-        return [dict({"id": row[0], "csv_file": row[1], "interval": row[2]}, **read_options(*row[3:]))
-                for row in stored]
+        return [dict({"id": row[0], "csv_file": row[1], "interval": row[2]}, **read_options(*row[3:6]),
+                     pattern=row[6]) for row in stored]
+
+
+def _new_pattern(watcher, pattern, stored):
+    """The pattern the stored ``watcher`` has after an update to ``pattern`` (None keeps it), checked against
+    the ``stored`` watchers."""
+    if pattern is None:
+        return watcher.pattern
+    if watcher.pattern is None:
+        raise click.BadParameter("%s is a file, not a folder; --pattern chooses a folder's files."
+                                 % watcher.csv_file, param_hint="'--pattern'")
+    check_folder(watcher.csv_file, pattern)
+    check_not_overlapping(stored, watcher.csv_file, pattern)
+    return pattern
+
+
+def _pattern(watcher):
+    """The pattern of a registered folder watcher; None for a file's."""
+    return getattr(watcher, "pattern", None)
+
+
+def _count(files):
+    return "?" if files is None else files
 
 
 def _report_watcher_changes(reporter, known, stored):

@@ -21,6 +21,8 @@ PIECE = 1 << 20
 #: same events; tests/test_events.py checks every line against it.
 EVENTS = {
     "watching": ("watching PATH (N rows, every S s)", {"rows": int, "interval": int}),
+    "watching_folder": ("watching FOLDER (N files matching PATTERN, every S s)",
+                        {"files": int, "pattern": str, "interval": int}),
     "new": ("PATH has new row: ROW", {"change": str, "row": dict}),
     "missing": ("PATH is missing row: ROW", {"change": str, "row": dict}),
     "changed": ("PATH has changed row KEY: FIELD 'OLD' -> 'NEW', ...",
@@ -32,6 +34,9 @@ EVENTS = {
     "file_unreadable": ("PATH cannot be read: REASON (or is not a regular file)", {"reason": str}),
     "file_invalid": ("PATH is not valid CSV (REASON) / holds bytes that are not ENCODING", {"reason": str}),
     "file_back": ("PATH is back (N rows)", {"rows": int}),
+    "file_added": ("PATH was added (N rows)", {"rows": int}),
+    "file_removed": ("PATH was removed", {"reason": str}),
+    "file_renamed": ("PATH was renamed from PREVIOUS", {"from": str, "to": str}),
     "watcher_added": ("watcher added for PATH (every S s)", {"interval": int}),
     "watcher_removed": ("watcher removed for PATH", {}),
     "watcher_interval_changed": ("watcher for PATH now checks every S s (was P s)",
@@ -46,8 +51,14 @@ class Reporter:
         self._on_broken_pipe = on_broken_pipe
         self._lock = threading.Lock()
 
-    def started(self, plugin, csv_file, rows, interval, **kwargs):
-        """``watching PATH (N rows, every S s)``, once the watcher's first read is recorded."""
+    def started(self, plugin, csv_file, rows, interval, files=None, pattern=None, **kwargs):
+        """``watching PATH (N rows, every S s)``, once the watcher's first read is recorded; for a folder
+        (``files`` not None) ``watching FOLDER (N files matching PATTERN, every S s)``."""
+        if files is not None:
+            self._print(utc_now(), csv_file, [(
+                ["watching %s (%d files matching %s, every %d s)" % (csv_file, files, pattern, interval)],
+                {"event": "watching_folder", "files": files, "pattern": pattern, "interval": interval})])
+            return
         self._print(utc_now(), csv_file, [(["watching %s (%d rows, every %d s)" % (csv_file, rows, interval)],
                                            {"event": "watching", "rows": rows, "interval": interval})])
 
@@ -106,6 +117,11 @@ def record_events(record):
     csv_file, event = record["csv_file"], record["event"]
     if event == "file_back":
         yield ["%s is back (%d rows)" % (csv_file, record["rows"])], {"event": event, "rows": record["rows"]}
+    elif event == "file_added":
+        yield ["%s was added (%d rows)" % (csv_file, record["rows"])], {"event": event, "rows": record["rows"]}
+    elif event == "file_renamed":
+        yield (["%s was renamed from %s" % (csv_file, record["reason"])],
+               {"event": event, "from": record["reason"], "to": csv_file})
     elif event.startswith("file_"):
         yield ["%s %s" % (csv_file, record["reason"])], {"event": event, "reason": record["reason"]}
     columns = record["columns"]
