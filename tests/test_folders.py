@@ -169,6 +169,44 @@ def test_a_half_row_waits_for_the_writer_that_holds_the_file_open(cli, folder, f
         ("new", {"id": "77", "name": "held"})]
 
 
+#: A writer that creates files, writes a header and half a row in each and holds them open, then deletes them.
+BURST = textwrap.dedent('''
+    import os, sys
+    streams = []
+    for number in range(20):
+        stream = open(os.path.join(sys.argv[1], "part-%d.csv" % number), "w")
+        stream.write("id,name\\n%d,half" % number)
+        stream.flush()
+        streams.append(stream)
+    print("written", flush=True)
+    sys.stdin.readline()
+    for stream in streams:
+        os.remove(stream.name)
+        stream.close()
+''')
+
+
+def test_a_burst_of_files_deleted_before_their_writer_finished_reports_nothing(cli, folder, forked_running):
+    added(cli, folder)
+    runner = forked_running("--json")
+    runner.expect('"event": "watching_folder"')
+    writer = subprocess.Popen([sys.executable, "-c", BURST, str(folder)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline() == "written\n"
+        # The duration under test, not a synchronisation: four quiet periods pass with the files unfinished.
+        time.sleep(2.0)
+        writer.stdin.write("\n")
+        writer.stdin.flush()
+        assert writer.wait(10) == 0
+    finally:
+        writer.kill()
+    append(folder / "a.csv", "2,marker\n")
+    runner.expect('"row": {"id": "2", "name": "marker"}')
+    assert runner.finish() == 0
+    assert [event for event in runner.events() if "part-" in event["csv_file"]] == []
+
+
 def test_a_restarted_runner_tells_what_came_changed_and_went_while_none_ran(cli, folder, forked_running):
     added(cli, folder)
     runner = forked_running("--json")
@@ -226,6 +264,10 @@ def test_the_commands_add_list_update_and_delete_a_folder(cli, store, folder):
     assert updated.exit_code == 0, updated.output
     assert "now watches its files matching *.txt (was *.csv)" in updated.stdout
     assert json.loads(cli("csv_watcher_list", "--json").stdout)[0]["files"] == 1
+    history = cli("csv_history", folder)
+    assert (history.exit_code, history.stdout) == (0, "")
+    assert history.stderr == "%s is a folder: its files have a history each (csv_manager csv_history %s/FILE)\n" % (
+        folder, folder)
     deleted = cli("csv_watcher_delete", folder, "--purge")
     assert deleted.exit_code == 0, deleted.output
     assert json.loads(cli("csv_watcher_list", "--json").stdout) == []

@@ -244,6 +244,15 @@ def test_the_watchers_page_adds_updates_and_deletes_through_the_commands_checks(
     assert missing.status_code == 400 and "No watcher for" in page(missing)
 
 
+def test_a_folder_is_listed_with_its_pattern_as_text(web, tmp_path):
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    assert web.cli("csv_watcher_add", drop, "--pattern", "<i>*.csv").exit_code == 0
+    web.login()
+    listed = page(web.get("/admin/admin_csvwatchers/"))
+    assert "(folder: files matching &lt;i&gt;*.csv)" in listed and "<i>" not in listed
+
+
 def test_a_version_of_many_rows_is_shown_a_page_at_a_time(web, csv_file, forked_running):
     assert web.cli("csv_watcher_add", csv_file, "-i", "1").exit_code == 0
     runner = forked_running()

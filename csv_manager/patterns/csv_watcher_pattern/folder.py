@@ -179,11 +179,11 @@ class FolderWatcher:
         self._stopped = threading.Event()
         self._wake = threading.Event()
         self._lock = threading.Lock()
-        #: Guarded by _lock: when to list the folder again, the files' watchers that asked to be checked, and the
-        #: files not watched yet whose writer closed them last.
+        #: Guarded by _lock: when to list the folder again, the files' watchers that asked to be checked, and what
+        #: notifications told of files not watched yet ({path: (closed, written)}).
         self._list_at = None
         self._woken = set()
-        self._closed = set()
+        self._told = {}
         #: Only the folder's thread touches these: {path: file watcher}, {path: inode}, the paths with a
         #: history, the directories given to the notifier, and the check schedule (heap, {watcher: time}).
         self._members = {}
@@ -221,9 +221,10 @@ class FolderWatcher:
 
     def restore(self, marker, recorded):
         """Resume the folder: ``marker`` is what :meth:`on_marked` recorded when a runner first watched it (None
-        if none did), ``recorded`` the paths under it whose history goes on (not removed). Call before start."""
+        if none did), ``recorded`` the paths under it whose history goes on (not removed); those the pattern
+        does not take in (it was changed) are left alone. Call before start."""
         self._resumed = marker is not None
-        self._recorded = set(recorded)
+        self._recorded = {path for path in recorded if self._matcher.matches(os.path.relpath(path, self.csv_file))}
 
     def start(self, notifier, ticker, prepare):
         """Start the thread, listing the folder at once (see :meth:`attach`)."""
@@ -258,12 +259,14 @@ class FolderWatcher:
 
     def notify(self, entries=()):
         """Called by the notifier: names came or went in one of the folder's directories, or files it does not
-        watch yet were written; ``entries`` are (path, closed), closed when the file was closed by its writer or
-        moved in, so that its first look need not wait for the quiet period (see CsvWatcher.notify)."""
+        watch yet were written or closed. ``entries`` are (path, closed, written), which the file's watcher is
+        told once it is made (see CsvWatcher.notify): a file moved in or closed by its writer is finished at
+        once, one written and not closed is held."""
         entries = [entry for entry in entries if self._matcher.matches(os.path.relpath(entry[0], self.csv_file))]
         with self._lock:
-            for path, closed in entries:
-                (self._closed.add if closed else self._closed.discard)(path)
+            for path, closed, written in entries:
+                if closed or written:
+                    self._told[path] = (closed, written or not closed and self._told.get(path, (False, False))[1])
         self._list_soon(SETTLE_SECONDS)
 
     def _list_soon(self, seconds):
@@ -354,7 +357,7 @@ class FolderWatcher:
             self._on_state(self, "back", None)
         self._watch_directories(directories)
         with self._lock:
-            self._closed.intersection_update(found)
+            self._told = {path: told for path, told in self._told.items() if path in found}
         first = not self._listed
         self._listed = True
         # A path that is gone, or holds another inode now, may have been renamed: to the path its inode is at.
@@ -413,10 +416,9 @@ class FolderWatcher:
         self._inodes[path] = inode
         self._notifier.watch(member)
         with self._lock:
-            closed = path in self._closed
-            self._closed.discard(path)
-        if closed:
-            member.notify(closed=True)
+            told = self._told.pop(path, None)
+        if told is not None:
+            member.notify(*told)
         self._ticker.add(member)
 
     def _remove(self, path):

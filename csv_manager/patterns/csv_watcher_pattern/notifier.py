@@ -15,8 +15,8 @@ Each event wakes the watchers of the file it names (see CsvWatcher.notify) with 
 
 A folder's watcher (see folder.py) is woken, with ``notify(entries)``, when a name in one of its directories is
 created, deleted or moved in or out (the folder's files may have changed), or a file it does not watch yet is
-written or closed; each entry is (path, closed), so that a file moved in or closed by its writer before the
-folder watches it is known to be finished.
+written or closed; each entry is (path, closed, written), so that what a file's writer did before the folder
+watches the file is known (see CsvWatcher.notify).
 
 Where notifications cannot be had, the watchers rely on their interval (stat polling) alone, and one warning
 says why: inotify missing (not Linux) or turned off (``WATCHER_NOTIFICATIONS``), a directory on a network or
@@ -274,7 +274,7 @@ class Notifier:
                     woken[watcher] = closed, not closed and bool(mask & IN_MODIFY or woken.get(watcher, _LOOK)[1])
                 folders = self._names.get((directory, None), ())
                 if folders and (mask & ENTRIES or (directory, name) not in self._names):
-                    entry = (os.path.join(directory, name), bool(mask & CLOSED))
+                    entry = (os.path.join(directory, name), bool(mask & CLOSED), bool(mask & IN_MODIFY))
                     for folder in folders:
                         woken.setdefault(folder, ([],))[0].append(entry)
 

@@ -278,9 +278,9 @@ class CsvWatcher:
             return self._announce()
         finished = self._observe(key, data, now)
         if not data:
-            return self._report_problem(("empty", "is empty; waiting for content")) if finished else None
+            return self._report_problem(("empty", "is empty; waiting for content")) if finished else self._waiting()
         if not finished and not closed and (self._first_added() or not self._may_be_finished_append(data)):
-            return None
+            return self._waiting()
         try:
             if self._version is None:
                 change, version = None, read(data, self.dialect)
@@ -289,8 +289,8 @@ class CsvWatcher:
         except (UnicodeDecodeError, csv.Error) as error:
             return self._report_problem(("invalid", _unparsable(error, self.dialect))) if finished else None
         if finished or version.terminated:
-            self._accept(change, version)
-        return None
+            return self._accept(change, version)
+        return self._waiting()
 
     def _may_be_finished_append(self, data):
         """True when ``data`` ends with a line end and only adds records to the last version (there is none, or
@@ -303,14 +303,17 @@ class CsvWatcher:
 
     def _observe(self, key, data, now):
         """Note the state (stat key and bytes) seen now; True once it has stayed the same for the quiet period."""
-        if self._pending is not None and self._pending[:2] == (key, data):
+        if self._pending is not None and self._pending[0] == key and self._pending[1] == data:
             return now - self._pending[2] >= self._settle_seconds(data)
-        self._pending = (key, data, now)
-        if self._settle_seconds(data) <= 0:
-            return True
-        self.log.debug("%s may be in the middle of a write; waiting until it stays unchanged for %s s",
-                       self.csv_file, self.quiet_seconds)
-        return False
+        self._pending = [key, data, now, False]  # the last: whether it was said to be waited for
+        return self._settle_seconds(data) <= 0
+
+    def _waiting(self):
+        """Log, once per pending state, that it is waited for."""
+        if not self._pending[3]:
+            self._pending[3] = True
+            self.log.debug("%s may be in the middle of a write; waiting until it stays unchanged for %s s",
+                           self.csv_file, self._settle_seconds(self._pending[1]))
 
     def _problem_state(self, key, data, now, problem):
         """A state that is a problem, not content: logged once it is finished. ``problem`` is (state, message)."""

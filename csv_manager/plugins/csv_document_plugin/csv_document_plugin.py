@@ -106,6 +106,10 @@ class CsvDocumentPlugin(CsvWatcherPattern, GwCommandsPattern, GwSqlPattern):
         if diff:
             key, dialect = (watcher.key, watcher.dialect) if watcher is not None else ((), DEFAULT)
             return print_diff(history, csv_file, versions, key, dialect, as_json)
+        if getattr(watcher, "pattern", None) is not None:
+            click.echo("%s is a folder: its files have a history each (csv_manager csv_history %s/FILE)"
+                       % (csv_file, csv_file), err=True)
+            return None
         versions = history.versions(csv_file, since, limit)
         if versions is None and watcher is None:
             raise CsvManagerError("No history for %s." % csv_file)

@@ -35,6 +35,8 @@ RETRY_SECONDS = 1
 #: JSON characters of rows inserted at a time: a version's rows are never all held as JSON at once (with a
 #: 100 MB field, each copy counts).
 ROWS_BATCH_CHARS = 1 << 20
+#: The most changes queued together under one lease that are written in one transaction.
+BATCH_WRITES = 100
 #: How long a watcher about to start waits for the writes still queued for its file (see wait_until_recorded).
 WAIT_SECONDS = 10
 #: How long stop() waits for queued changes to be recorded before giving up on them (and saying so).
@@ -61,9 +63,9 @@ class History:
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._write_all, name="csv_history recorder", daemon=True)
         self._problem = None
-        #: Whether the write in progress is a change (not a status, nor a queued function), and whether the
+        #: How many changes (not statuses, nor queued functions) the write in progress holds, and whether the
         #: recorder is past its commit, printing or running a queued function (see stop()).
-        self._writing_change = False
+        self._writing_changes = 0
         self._reporting = False
         self._outage = outage if outage is not None else Outage(self.log)
 
@@ -92,7 +94,7 @@ class History:
                            queued)
         else:
             self.log.error("The history recorder did not finish in time; up to %d changes were not recorded",
-                           queued + self._writing_change)
+                           queued + self._writing_changes)
 
     def record_baseline(self, csv_file, rows, content, lease=None):
         """Queue ``content`` as the file's new snapshot (compared with nothing)."""
@@ -370,17 +372,32 @@ class History:
             item = self._queue.get()
             if item is None:
                 return
-            csv_file, lease, write = item
-            self._writing_change = _is_change(item)
-            while not self._write_one(lease, write):
+            batch = self._batch(item)
+            lease = item[1]
+            self._writing_changes = sum(map(_is_change, batch))
+            while not self._write_one(lease, [write for _, _, write in batch]):
                 # Stopping ends the retries only after one more attempt: stop() may come in the middle of the wait
                 # before the attempt that would have succeeded.
                 if self._stopping.is_set():
-                    lost = self._writing_change + sum(map(_is_change, self._drain()))
+                    lost = self._writing_changes + sum(map(_is_change, self._drain()))
                     self.log.error("%d changes could not be recorded in the history: %s", lost, self._problem)
                     return
                 self._stopping.wait(RETRY_SECONDS)
-            self._done(csv_file)
+            for csv_file, _, _ in batch:
+                self._done(csv_file)
+
+    def _batch(self, first):
+        """``first`` and, if it is a change, the changes queued right behind it under the same lease (at most
+        BATCH_WRITES): they are written in one transaction. A folder of files arriving together is recorded at
+        the pace of the database's work, not of its commits."""
+        batch = [first]
+        if not _is_change(first):
+            return batch
+        with self._queue.mutex:
+            waiting = self._queue.queue
+            while len(batch) < BATCH_WRITES and waiting and _is_change(waiting[0]) and waiting[0][1] is first[1]:
+                batch.append(waiting.popleft())
+        return batch
 
     def _drain(self):
         while True:
@@ -389,18 +406,23 @@ class History:
             except queue.Empty:
                 return
 
-    def _write_one(self, lease, write):
-        if isinstance(write, _Then):
+    def _write_one(self, lease, writes):
+        """Run ``writes`` (functions of a session) in one transaction under ``lease``, then report what they
+        recorded; a queued function (``_Then``) comes alone. False if the database failed (try again)."""
+        if isinstance(writes[0], _Then):
             with self._past_commit():
                 try:
                     if lease is None or lease.held:
-                        write.function()
+                        writes[0].function()
                 except LeaseLost:
                     pass  # the locks are gone, and the lease with them
             return True
         try:
             with self._writing(lease) as session:
-                recorded = write(session)
+                recorded = []
+                for write in writes:
+                    recorded.append(write(session))
+                    session.flush()  # the next write's queries see this one's rows (the session does not autoflush)
         except LeaseLost:
             # Not a sign that the database works again: a lost lease is found out without touching it.
             self.log.debug("Dropped a write: this runner no longer owns the watcher it was for")
@@ -417,9 +439,10 @@ class History:
             return False
         self._problem = None
         self._outage.succeeded("history")
-        if recorded is not None:
-            with self._past_commit():
-                self._on_recorded(recorded)
+        with self._past_commit():
+            for record in recorded:
+                if record is not None:
+                    self._on_recorded(record)
         self._return_free_pages()
         return True
 
