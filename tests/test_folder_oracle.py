@@ -72,7 +72,7 @@ class Ticker:
     def __init__(self):
         self.watchers = []
 
-    def add(self, watcher):
+    def add(self, watcher, first=0.0):
         self.watchers.append(watcher)
 
     def tick(self):

@@ -31,6 +31,7 @@ import heapq
 import itertools
 import logging
 import os
+import random
 import re
 import threading
 import time
@@ -419,7 +420,10 @@ class FolderWatcher:
             told = self._told.pop(path, None)
         if told is not None:
             member.notify(*told)
-        self._ticker.add(member)
+        member.tick()  # its first look, now
+        # At a random phase of its safety poll: the files of a folder listed at once would otherwise all be
+        # stat'ed in one burst every SAFETY_SECONDS.
+        self._ticker.add(member, first=random.uniform(0, member.tick_seconds))
 
     def _remove(self, path):
         member = self._members.pop(path)

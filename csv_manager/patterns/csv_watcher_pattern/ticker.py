@@ -35,10 +35,11 @@ class Ticker:
         if self._thread.ident is not None:
             self._thread.join()
 
-    def add(self, watcher):
-        """Tick ``watcher`` now and then every ``watcher.tick_seconds`` seconds until it is stopped."""
+    def add(self, watcher, first=0.0):
+        """Tick ``watcher`` in ``first`` seconds (now by default), then every ``watcher.tick_seconds`` seconds
+        until it is stopped."""
         with self._condition:
-            heapq.heappush(self._schedule, (time.monotonic(), next(self._order), watcher))
+            heapq.heappush(self._schedule, (time.monotonic() + first, next(self._order), watcher))
             self._condition.notify()
 
     def _run(self):
