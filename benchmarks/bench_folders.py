@@ -148,8 +148,8 @@ def main():
     parser.add_argument("--files", type=int, default=10000)
     parser.add_argument("--anchor", type=int, default=1000)
     parser.add_argument("--burst", type=int, default=1000)
-    parser.add_argument("--seconds", type=float, default=30,
-                        help="the idle window; at least SAFETY_SECONDS (30), a folder's safety poll")
+    parser.add_argument("--seconds", type=float, default=60,
+                        help="the idle window; at least SAFETY_SECONDS (60), a folder's safety poll")
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
         folder_start, folder_idle = watched_folder(workdir, "folder", arguments.files, arguments.seconds, "on")

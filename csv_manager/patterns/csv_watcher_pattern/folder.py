@@ -40,7 +40,7 @@ from csv_manager.errors import CsvManagerError
 from csv_manager.patterns.csv_watcher_pattern.watcher import JOIN_TIMEOUT_SECONDS, SETTLE_SECONDS
 
 #: How often a folder seen through notifications is listed and its files stat'ed anyway.
-SAFETY_SECONDS = 30.0
+SAFETY_SECONDS = 60.0
 DEFAULT_PATTERN = "*.csv"
 
 
