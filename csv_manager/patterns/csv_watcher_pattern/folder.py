@@ -37,7 +37,7 @@ import threading
 import time
 
 from csv_manager.errors import CsvManagerError
-from csv_manager.patterns.csv_watcher_pattern.watcher import JOIN_TIMEOUT_SECONDS, SETTLE_SECONDS
+from csv_manager.patterns.csv_watcher_pattern.watcher import SETTLE_SECONDS, Threaded
 
 #: How often a folder seen through notifications is listed and its files stat'ed anyway.
 SAFETY_SECONDS = 60.0
@@ -141,7 +141,7 @@ def list_files(directory, pattern):
     return files, directories
 
 
-class FolderWatcher:
+class FolderWatcher(Threaded):
     """Watches the files under ``directory`` that match ``pattern`` (a string, see FilePattern).
 
     :param new_member: ``new_member(path, wake, on_gone)`` makes the (unstarted, threadless) CsvWatcher of one
@@ -162,7 +162,6 @@ class FolderWatcher:
         self.interval = interval
         self.key = tuple(key)
         self.dialect = dialect
-        self.thread = None
         self.log = logging.getLogger(__name__)
         self.checked_at = None
         self.changed_at = None
@@ -209,14 +208,6 @@ class FolderWatcher:
         return max(self.interval, SAFETY_SECONDS) if self._covered else self.interval
 
     @property
-    def started(self):
-        return self.thread is not None and self.thread.thread.ident is not None
-
-    @property
-    def stopped(self):
-        return self._stopped.is_set()
-
-    @property
     def state(self):
         return "watching" if self._problem is None else self._problem[0]
 
@@ -230,8 +221,7 @@ class FolderWatcher:
     def start(self, notifier, ticker, prepare):
         """Start the thread, listing the folder at once (see :meth:`attach`)."""
         self.attach(notifier, ticker, prepare)
-        self.thread.thread.daemon = True
-        self.thread.run()
+        self._run_thread()
         ticker.add(self)
 
     def attach(self, notifier, ticker, prepare):
@@ -248,10 +238,6 @@ class FolderWatcher:
             member.stop()
             if self._notifier is not None:
                 self._notifier.unwatch(member)
-
-    def join(self):
-        if self.started:
-            self.thread.thread.join(JOIN_TIMEOUT_SECONDS)
 
     def tick(self):
         """Called by the ticker: list the folder now."""

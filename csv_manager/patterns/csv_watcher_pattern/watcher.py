@@ -61,7 +61,32 @@ READ_BLOCK = 1 << 20
 MISSING = "missing"
 
 
-class CsvWatcher:
+class Threaded:
+    """What a watcher run by a groundwork thread of its own (``thread``, a
+    :class:`groundwork.patterns.gw_threads_pattern.Thread`) has: whether it started and stopped, and a join.
+    The watcher sets the event ``_stopped`` to end its loop."""
+
+    thread = None
+
+    @property
+    def started(self):
+        return self.thread is not None and self.thread.thread.ident is not None
+
+    @property
+    def stopped(self):
+        return self._stopped.is_set()
+
+    def join(self):
+        """Wait for the stopped loop to end; returns at once if it never started."""
+        if self.started:
+            self.thread.thread.join(JOIN_TIMEOUT_SECONDS)
+
+    def _run_thread(self):
+        self.thread.thread.daemon = True
+        self.thread.run()
+
+
+class CsvWatcher(Threaded):
     """Watches ``csv_file`` and reports through three callbacks, each given the watcher first:
 
     - ``on_started(watcher)``: once, at the first finished read (``watcher.rows`` is the row count);
@@ -99,7 +124,6 @@ class CsvWatcher:
         self.key = tuple(key)
         self.dialect = dialect
         self.quiet_seconds = quiet_seconds
-        self.thread = None
         self.log = logging.getLogger(__name__)
         self._on_started = on_started
         self._on_baseline = on_baseline
@@ -138,28 +162,14 @@ class CsvWatcher:
         """The row count of the last finished version (None before the first)."""
         return None if self._version is None else self._version.rows
 
-    @property
-    def started(self):
-        return self.thread is not None and self.thread.thread.ident is not None
-
-    @property
-    def stopped(self):
-        return self._stopped.is_set()
-
     def start(self):
         """Start the thread; it checks when :meth:`tick` wakes it, the first time to take the baseline."""
-        self.thread.thread.daemon = True
-        self.thread.run()
+        self._run_thread()
 
     def stop(self):
         """Ask the loop to end after the current check; see :meth:`join`."""
         self._stopped.set()
         self._wake.set()
-
-    def join(self):
-        """Wait for the stopped loop to end; returns at once if it never started."""
-        if self.started:
-            self.thread.thread.join(JOIN_TIMEOUT_SECONDS)
 
     @property
     def state(self):
