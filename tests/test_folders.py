@@ -107,11 +107,12 @@ def test_a_rotation_is_a_rename_and_an_added_file_and_a_removal_is_told_once(cli
     runner.expect('"row": {"id": "2", "name": "late line of the rotated file"}')
     assert runner.finish() == 0
 
-    assert events_of(runner, folder / "a-1.csv") == [
-        {"at": events_of(runner, folder / "a-1.csv")[0]["at"], "csv_file": str(folder / "a-1.csv"),
-         "event": "file_renamed", "from": str(folder / "a.csv"), "to": str(folder / "a-1.csv")},
-        {"at": events_of(runner, folder / "a-1.csv")[1]["at"], "csv_file": str(folder / "a-1.csv"),
-         "event": "new", "change": "new", "row": {"id": "2", "name": "late line of the rotated file"}}]
+    renamed, late = events_of(runner, folder / "a-1.csv")
+    assert renamed == {"at": renamed["at"], "csv_file": str(folder / "a-1.csv"), "event": "file_renamed",
+                       "from": str(folder / "a.csv"), "to": str(folder / "a-1.csv"), "id": renamed["id"]}
+    assert late == {"at": late["at"], "csv_file": str(folder / "a-1.csv"), "event": "new", "change": "new",
+                    "row": {"id": "2", "name": "late line of the rotated file"}, "id": late["id"]}
+    assert late["id"] > renamed["id"]
     assert [(event["event"], event.get("rows")) for event in events_of(runner, folder / "a.csv")] == [
         ("file_added", 1), ("new", None)]
     assert [event["event"] for event in events_of(runner, folder / "b.csv")] == ["file_removed"]

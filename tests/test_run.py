@@ -115,8 +115,10 @@ def test_json_lines(cli, home, csv_file, forked_running):
     after = datetime.datetime.now(datetime.timezone.utc)
     reports = [json.loads(line) for line in lines]
     assert [{key: value for key, value in report.items() if key != "at"} for report in reports] == [
-        {"csv_file": str(csv_file), "event": "new", "change": "new", "row": {"id": "2", "name": "Hopper"}},
-        {"csv_file": str(csv_file), "event": "missing", "change": "missing", "row": {"id": "2", "name": "Grace"}},
+        {"csv_file": str(csv_file), "event": "new", "change": "new", "row": {"id": "2", "name": "Hopper"},
+         "id": 1},
+        {"csv_file": str(csv_file), "event": "missing", "change": "missing", "row": {"id": "2", "name": "Grace"},
+         "id": 1},
     ]
     assert reports[0]["at"] == reports[1]["at"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", reports[0]["at"]), reports[0]["at"]

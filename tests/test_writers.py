@@ -52,7 +52,7 @@ def test_every_writer_is_reported_once_and_whole(cli, tmp_path, forked_running, 
         thread.start()
     for thread in threads:
         thread.join(60)
-    watcher.expect_all(['"%s"}}' % writer for writer in EDITS])
+    watcher.expect_all(['"%s"}, "id": ' % writer for writer in EDITS])
     assert watcher.finish() == 0
 
     for writer, path in paths.items():

@@ -29,11 +29,13 @@ from csv_manager.patterns import CsvWatcherPattern
 from csv_manager.patterns.csv_watcher_pattern.csv_diff import DEFAULT
 from csv_manager.plugins.csv_document_plugin.history import History
 from csv_manager.plugins.csv_document_plugin.history_output import (
-    SinceType, check_history_options, print_diff, print_pruned, print_versions, write_version)
+    SinceType, check_cursor_options, check_history_options, print_after, print_diff, print_pruned, print_versions,
+    write_version)
 from csv_manager.plugins.csv_document_plugin.migrations import HISTORY
 from csv_manager.plugins.csv_document_plugin.models import get_models
 from csv_manager.plugins.csv_document_plugin.retention import retention
 from csv_manager.plugins.csv_watcher_db_plugin.csv_file_path import normalise
+from csv_manager.plugins.csv_watcher_db_plugin.stop_request import StopRequest
 
 RECORDED = ("Sent when a change of rows or columns, or of the file's state, is in the history. Arguments: csv_file, "
             "event, new_rows, missing_rows, changed_rows, columns, reason, rows, seen_at")
@@ -49,11 +51,11 @@ class CsvDocumentPlugin(CsvWatcherPattern, GwCommandsPattern, GwSqlPattern):
         self.history = None
 
     def activate(self):
-        path_argument = Argument(("csv_file",), required=True, type=str)
         self.commands.register("csv_history", "Shows the recorded changes of CSV_FILE, newest first; "
-                                              "--show N and --diff N [M] show a version and compare two.",
+                                              "--show N and --diff N [M] show a version and compare two; "
+                                              "--after ID [--follow] reads every file's in order, as a cursor.",
                                self.csv_history, params=[
-                                   path_argument,
+                                   Argument(("csv_file",), required=False, type=str),
                                    Argument(("versions",), nargs=-1, type=IntRange(min=1)),
                                    Option(("--since",), type=SinceType(), help="Only versions seen at or after "
                                           "TIME (ISO 8601; local unless it has an offset)."),
@@ -66,6 +68,13 @@ class CsvDocumentPlugin(CsvWatcherPattern, GwCommandsPattern, GwSqlPattern):
                                           help="Print the rows that differ between versions N and M, given after "
                                                "CSV_FILE (M defaults to the newest recorded content), in the live "
                                                "report's words."),
+                                   Option(("--after",), type=IntRange(min=0), metavar="ID",
+                                          help="The versions recorded after the one whose id is ID (0: all), of "
+                                               "every file or of CSV_FILE, oldest first. Every version's JSON "
+                                               "lines carry its id: store the last one seen and ask again."),
+                                   Option(("--follow",), is_flag=True,
+                                          help="With --after: go on printing versions as they are recorded, "
+                                               "until Ctrl-C or SIGTERM."),
                                    Option(("--prune",), is_flag=True,
                                           help="Delete the versions the retention settings (HISTORY_KEEP_DAYS, "
                                                "HISTORY_KEEP_VERSIONS) do not keep; the oldest kept one can still "
@@ -93,7 +102,12 @@ class CsvDocumentPlugin(CsvWatcherPattern, GwCommandsPattern, GwSqlPattern):
                                    on_recorded=lambda record: self.signals.send("csv_history_recorded", **record))
         return self.history
 
-    def csv_history(self, csv_file, versions, since, limit, as_json, show, diff, prune):
+    def csv_history(self, csv_file, versions, since, limit, as_json, show, diff, prune, after, follow):
+        check_cursor_options(after, follow, versions, since, limit, show, diff, prune)
+        if after is not None:
+            return self._follow(normalise(csv_file) if csv_file else None, after, as_json, follow)
+        if csv_file is None:
+            raise click.UsageError("Missing argument 'CSV_FILE'.")
         csv_file = normalise(csv_file)
         check_history_options(versions, show, diff, prune)
         if prune:
@@ -119,6 +133,12 @@ class CsvDocumentPlugin(CsvWatcherPattern, GwCommandsPattern, GwSqlPattern):
             click.echo("No changes of %s recorded%s." % (
                 csv_file, "" if since is None else " since %sZ" % since.isoformat(timespec="seconds")), err=True)
         print_versions(csv_file, versions or [], as_json)
+
+    def _follow(self, csv_file, after, as_json, follow):
+        history = self.setup_db()
+        with StopRequest() as stop:
+            print_after(history, csv_file, after, as_json, follow, stop.event)
+        click.get_current_context().exit(stop.exit_code)
 
     def _connect(self, signal, function, description):
         self.signals.connect("%s_%s" % (signal, function.__name__), signal, function, description)

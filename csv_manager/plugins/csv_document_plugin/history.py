@@ -23,7 +23,7 @@ import threading
 import zlib
 from contextlib import contextmanager
 
-from sqlalchemy import func, insert
+from sqlalchemy import func, insert, text
 
 from csv_manager.database import return_free_pages, transaction, utc_now
 from csv_manager.errors import CsvManagerError
@@ -35,6 +35,10 @@ RETRY_SECONDS = 1
 #: JSON characters of rows inserted at a time: a version's rows are never all held as JSON at once (with a
 #: 100 MB field, each copy counts).
 ROWS_BATCH_CHARS = 1 << 20
+#: The PostgreSQL advisory lock that orders version ids (see _in_id_order).
+VERSION_ORDER_LOCK_ID = 0x63737676
+#: The most versions csv_history --after reads at a time.
+AFTER_LIMIT = 1000
 #: The most changes queued together under one lease that are written in one transaction.
 BATCH_WRITES = 100
 #: How long a watcher about to start waits for the writes still queued for its file (see wait_until_recorded).
@@ -222,16 +226,33 @@ class History:
                 query = query.filter(self.Version.seen_at >= since)
             if limit is not None:
                 query = query.limit(limit)
-            versions = []
-            for version in query:
-                rows = {"new": [], "missing": [], "changed": [], "columns": [None]}
-                for row in session.query(self.Row).filter_by(version_id=version.id).order_by(self.Row.id):
-                    rows[row.change].append(json.loads(row.row))
-                versions.append({"number": numbers[version.id], "event": version.event, "seen_at": version.seen_at,
-                                 "rows": version.rows, "new_rows": rows["new"], "missing_rows": rows["missing"],
-                                 "changed_rows": rows["changed"], "columns": rows["columns"][-1],
-                                 "reason": version.reason})
-            return versions
+            return [self._version_dict(session, version, numbers[version.id]) for version in query]
+
+    def after(self, version_id, csv_file=None, limit=AFTER_LIMIT):
+        """The versions csv_history shows that were recorded after the version ``version_id`` (its ``id``), of
+        every file or of ``csv_file`` only, oldest first, at most ``limit``: dicts as versions() gives them, plus
+        csv_file. Ids grow in the order versions are committed (see _in_id_order), so a reader that asks again
+        with the last id it saw misses nothing and sees nothing twice."""
+        with transaction(self.db) as session:
+            numbered = session.query(
+                self.Version.id, self.File.csv_file,
+                (func.row_number().over(partition_by=self.Version.file_id, order_by=self.Version.id)
+                 + self.File.pruned_versions).label("number")).join(
+                self.File, self.File.id == self.Version.file_id).filter(self.shown_versions())
+            if csv_file is not None:
+                numbered = numbered.filter(self.File.csv_file == csv_file)
+            numbered = numbered.subquery()
+            found = session.query(numbered).filter(numbered.c.id > version_id).order_by(numbered.c.id).limit(limit)
+            return [dict(self._version_dict(session, session.get(self.Version, version), number), csv_file=path)
+                    for version, path, number in found.all()]
+
+    def _version_dict(self, session, version, number):
+        rows = {"new": [], "missing": [], "changed": [], "columns": [None]}
+        for row in session.query(self.Row).filter_by(version_id=version.id).order_by(self.Row.id):
+            rows[row.change].append(json.loads(row.row))
+        return {"id": version.id, "number": number, "event": version.event, "seen_at": version.seen_at,
+                "rows": version.rows, "new_rows": rows["new"], "missing_rows": rows["missing"],
+                "changed_rows": rows["changed"], "columns": rows["columns"][-1], "reason": version.reason}
 
     def content_at(self, csv_file, number=None):
         """(content, event) of ``csv_file`` at its version ``number`` (1, 2, 3 ... as versions() numbers them;
@@ -491,6 +512,7 @@ class History:
             return None
         version = self.Version(file_id=history.id, seen_at=utc_now(), rows=rows, new_count=0, missing_count=0,
                                patch_start=0, patch_end=0, patch=zlib.compress(b""), event="baseline")
+        _in_id_order(session)
         session.add(version)
         session.flush()
         self._set_snapshot(session, history, content, rows, version.id)
@@ -545,8 +567,10 @@ class History:
                                changed_count=len(record["changed_rows"]), patch_start=patch.start,
                                patch_end=patch.end, patch=zlib.compress(patch.replacement), event=record["event"],
                                reason=record["reason"])
+        _in_id_order(session)
         session.add(version)
         session.flush()
+        record["id"] = version.id
         entries = (("columns", [] if record["columns"] is None else [record["columns"]]),
                    ("new", record["new_rows"]), ("missing", record["missing_rows"]),
                    ("changed", record["changed_rows"]))
@@ -572,10 +596,20 @@ class History:
         _set_snapshot(history, content, rows, version_id)
 
 
+def _in_id_order(session):
+    """Before a version is added: on PostgreSQL, take the transaction lock that makes versions commit in the
+    order of their ids (a sequence hands ids out at insert, and two runners' transactions could commit the
+    other way round, so a reader that saw the later id would never see the earlier). SQLite writes one
+    transaction at a time already."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(%d)" % VERSION_ORDER_LOCK_ID))
+
+
 def _record(csv_file, event, rows, new_rows=(), missing_rows=(), changed_rows=(), columns=None, reason=None):
-    return {"csv_file": csv_file, "event": event, "new_rows": list(new_rows), "missing_rows": list(missing_rows),
-            "changed_rows": list(changed_rows), "columns": columns, "reason": reason, "rows": rows,
-            "seen_at": utc_now()}
+    """A version to record, as on_recorded gets it; ``id`` is set once it is added (see _add_version)."""
+    return {"id": None, "csv_file": csv_file, "event": event, "new_rows": list(new_rows),
+            "missing_rows": list(missing_rows), "changed_rows": list(changed_rows), "columns": columns,
+            "reason": reason, "rows": rows, "seen_at": utc_now()}
 
 
 def _is_change(item):

@@ -23,8 +23,11 @@ import click
 
 from csv_manager.errors import CsvManagerError
 from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff, read
+from csv_manager.plugins.csv_document_plugin.history import AFTER_LIMIT
 from csv_manager.plugins.csv_watcher_db_plugin.reporter import record_events
 
+#: How often csv_history --follow asks for new versions.
+FOLLOW_SECONDS = 0.5
 #: What a version without content was, for the message that says why it cannot be shown.
 NO_CONTENT = {"file_missing": "missing", "file_unreadable": "unreadable", "file_invalid": "not valid"}
 
@@ -48,16 +51,22 @@ class SinceType(click.ParamType):
         return moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
 
 
-def print_versions(csv_file, versions, as_json):
+def print_versions(csv_file, versions, as_json, cursor=False):
+    """Print ``versions`` of ``csv_file``; with ``cursor`` (csv_history --after) each text header names the file
+    and the version's id."""
     for version in versions:
         seen_at = version["seen_at"].isoformat(timespec="seconds") + "Z"
+        header = "version %d at %s" % (version["number"], seen_at)
+        if cursor:
+            header = "version %d of %s at %s (id %d)" % (version["number"], csv_file, seen_at, version["id"])
         if version["event"] == "baseline":
             if as_json:
                 click.echo(json.dumps({"csv_file": csv_file, "change": "baseline", "version": version["number"],
-                                       "seen_at": seen_at, "rows": version["rows"]}, ensure_ascii=False))
+                                       "seen_at": seen_at, "rows": version["rows"], "id": version["id"]},
+                                      ensure_ascii=False))
             else:
-                click.echo("version %d at %s: %d rows, a new baseline: changes before it were not recorded"
-                           % (version["number"], seen_at, version["rows"]))
+                click.echo("%s: %d rows, a new baseline: changes before it were not recorded"
+                           % (header, version["rows"]))
             continue
         events = list(record_events(dict(version, csv_file=csv_file)))
         if as_json:
@@ -66,9 +75,34 @@ def print_versions(csv_file, versions, as_json):
                 line.update(version=version["number"], seen_at=seen_at, rows=version["rows"])
                 click.echo(json.dumps(line, ensure_ascii=False))
             continue
-        click.echo("version %d at %s: %d rows" % (version["number"], seen_at, version["rows"]))
+        click.echo("%s: %d rows" % (header, version["rows"]))
         for text, _ in events:
             click.echo("".join(text))
+
+
+def print_after(history, csv_file, after, as_json, follow, stop):
+    """Print the versions recorded after the id ``after`` (of ``csv_file``, or of every file for None), oldest
+    first; with ``follow``, go on printing versions as they are recorded until the event ``stop`` is set."""
+    while True:
+        versions = history.after(after, csv_file)
+        for version in versions:
+            print_versions(version["csv_file"], [version], as_json, cursor=True)
+        sys.stdout.flush()
+        if versions:
+            after = versions[-1]["id"]
+        if len(versions) == AFTER_LIMIT:
+            continue
+        if not follow or stop.wait(FOLLOW_SECONDS):
+            return
+
+
+def check_cursor_options(after, follow, versions, since, limit, show, diff_wanted, prune):
+    """Refuse (exit 2) --follow without --after, and --after with the options of one file's history."""
+    if follow and after is None:
+        raise click.UsageError("--follow goes with --after ID (--after 0 for everything recorded).")
+    if after is not None and (versions or since or limit or show is not None or diff_wanted or prune):
+        raise click.UsageError("--after reads versions in the order they were recorded; it cannot be combined "
+                               "with versions, --since, --limit, --show, --diff or --prune.")
 
 
 def check_history_options(versions, show, diff_wanted, prune):

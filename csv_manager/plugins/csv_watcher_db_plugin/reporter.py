@@ -23,20 +23,20 @@ EVENTS = {
     "watching": ("watching PATH (N rows, every S s)", {"rows": int, "interval": int}),
     "watching_folder": ("watching FOLDER (N files matching PATTERN, every S s)",
                         {"files": int, "pattern": str, "interval": int}),
-    "new": ("PATH has new row: ROW", {"change": str, "row": dict}),
-    "missing": ("PATH is missing row: ROW", {"change": str, "row": dict}),
+    "new": ("PATH has new row: ROW", {"id": int, "change": str, "row": dict}),
+    "missing": ("PATH is missing row: ROW", {"id": int, "change": str, "row": dict}),
     "changed": ("PATH has changed row KEY: FIELD 'OLD' -> 'NEW', ...",
-                {"change": str, "key": dict, "changes": dict, "row": dict}),
+                {"id": int, "change": str, "key": dict, "changes": dict, "row": dict}),
     "columns": ("PATH columns added: [...]; removed: [...]; reordered: [...]",
-                {"added": list, "removed": list, "reordered": bool, "previous": list, "header": list}),
-    "file_missing": ("PATH is missing; waiting for it to come back", {"reason": str}),
-    "file_empty": ("PATH is empty; waiting for content", {"reason": str}),
-    "file_unreadable": ("PATH cannot be read: REASON (or is not a regular file)", {"reason": str}),
-    "file_invalid": ("PATH is not valid CSV (REASON) / holds bytes that are not ENCODING", {"reason": str}),
-    "file_back": ("PATH is back (N rows)", {"rows": int}),
-    "file_added": ("PATH was added (N rows)", {"rows": int}),
-    "file_removed": ("PATH was removed", {"reason": str}),
-    "file_renamed": ("PATH was renamed from PREVIOUS", {"from": str, "to": str}),
+                {"id": int, "added": list, "removed": list, "reordered": bool, "previous": list, "header": list}),
+    "file_missing": ("PATH is missing; waiting for it to come back", {"id": int, "reason": str}),
+    "file_empty": ("PATH is empty; waiting for content", {"id": int, "reason": str}),
+    "file_unreadable": ("PATH cannot be read: REASON (or is not a regular file)", {"id": int, "reason": str}),
+    "file_invalid": ("PATH is not valid CSV (REASON) / holds bytes that are not ENCODING", {"id": int, "reason": str}),
+    "file_back": ("PATH is back (N rows)", {"id": int, "rows": int}),
+    "file_added": ("PATH was added (N rows)", {"id": int, "rows": int}),
+    "file_removed": ("PATH was removed", {"id": int, "reason": str}),
+    "file_renamed": ("PATH was renamed from PREVIOUS", {"id": int, "from": str, "to": str}),
     "watcher_added": ("watcher added for PATH (every S s)", {"interval": int}),
     "watcher_removed": ("watcher removed for PATH", {}),
     "watcher_interval_changed": ("watcher for PATH now checks every S s (was P s)",
@@ -109,11 +109,18 @@ def _write_line(pieces):
 
 def record_events(record):
     """(text, JSON fields) of each event of a recorded version (the arguments of ``csv_history_recorded``): the
-    file's state, then a column change, then one per new, missing and changed row.
+    file's state, then a column change, then one per new, missing and changed row. Each event's fields end
+    with the version's ``id`` (its place in the history, a reader's cursor) when it has one.
 
     A text is an iterable of str pieces (``"".join`` them for the line), made as it is read: a row's text is as
     long as the row, so a row with a 100 MB field is never copied whole into its line, and JSON output never
     makes it."""
+    cursor = {} if record.get("id") is None else {"id": record["id"]}
+    for text, fields in _events(record):
+        yield text, dict(fields, **cursor)
+
+
+def _events(record):
     csv_file, event = record["csv_file"], record["event"]
     if event == "file_back":
         yield ["%s is back (%d rows)" % (csv_file, record["rows"])], {"event": event, "rows": record["rows"]}
