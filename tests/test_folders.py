@@ -208,7 +208,7 @@ def test_a_burst_of_files_deleted_before_their_writer_finished_reports_nothing(c
     assert [event for event in runner.events() if "part-" in event["csv_file"]] == []
 
 
-def test_a_restarted_runner_tells_what_came_changed_and_went_while_none_ran(cli, folder, forked_running):
+def test_a_restarted_runner_tells_what_came_changed_and_went_while_none_ran(cli, store, folder, forked_running):
     added(cli, folder)
     runner = forked_running("--json")
     runner.expect('"event": "watching_folder"')
