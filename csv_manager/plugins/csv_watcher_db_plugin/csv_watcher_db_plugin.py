@@ -85,9 +85,9 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
     def activate(self):
         path_argument = Argument(("csv_file",), required=True, type=str)
         pattern_option = Option(("--pattern",), metavar="GLOB",
-                                help="Watch CSV_FILE as a folder: every file in it whose path matches GLOB (default "
-                                     "%s; **/ descends into subfolders), files that arrive later included."
-                                     % DEFAULT_PATTERN)
+                                help="For a folder CSV_FILE: the files in it to watch, those whose path in it "
+                                     "matches GLOB (default %s; **/ descends into subfolders), files that arrive "
+                                     "later included." % DEFAULT_PATTERN)
         interval_option = Option(("-i", "--interval"), type=IntRange(1, MAX_INTERVAL), default=DEFAULT_INTERVAL,
                                  show_default=True,
                                  help="Seconds between two checks of the file (1 to %d)." % MAX_INTERVAL)
