@@ -266,7 +266,7 @@ def unexpected_columns(bind, table_name, expected):
 def return_free_pages(engine):
     """Give the free pages of a SQLite database back to the file system, if a write freed some (a rewritten
     history snapshot): vacuum them away (for databases made with incremental auto-vacuum), then fold the
-    write-ahead log into the database as far as readers allow (the journal size limit then truncates the log).
+    write-ahead log into the database and truncate it, unless a reader is in the way.
 
     Outside any transaction: sqlite3's executescript is the only call that runs the vacuum to its end (execute
     frees one page per call). A no-op for other backends.
@@ -276,9 +276,16 @@ def return_free_pages(engine):
     connection = engine.raw_connection()
     try:
         if connection.cursor().execute("PRAGMA freelist_count").fetchone()[0]:
-            # PASSIVE: a TRUNCATE checkpoint waits (busy timeout, 30 s) for every reader and blocks every writer
+            connection.driver_connection.executescript("PRAGMA incremental_vacuum")
+            # Without a busy timeout: a TRUNCATE checkpoint waits (30 s) for every reader and blocks every writer
             # meanwhile, so another runner stopped in a read held this runner's writes, its claims included.
-            connection.driver_connection.executescript("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(PASSIVE)")
+            # Not waiting, it copies what it can, as a PASSIVE one would, and truncates when no reader is there.
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA busy_timeout = 0")
+            try:
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            finally:
+                cursor.execute("PRAGMA busy_timeout = %d" % SQLITE_BUSY_TIMEOUT_MS)
     finally:
         connection.close()
 
