@@ -8,6 +8,7 @@ Only UPPERCASE names are configuration. Environment variables override the defau
 - ``CSV_MANAGER_QUIET_SECONDS``: ``WATCHER_QUIET_SECONDS``.
 - ``CSV_MANAGER_NOTIFICATIONS``: ``WATCHER_NOTIFICATIONS``.
 - ``CSV_MANAGER_RUNNER_STALL_SECONDS``: ``RUNNER_STALL_SECONDS``.
+- ``CSV_MANAGER_HOOK_RETRY_MAX_SECONDS``: ``HOOK_RETRY_MAX_SECONDS``.
 - ``CSV_MANAGER_HISTORY_KEEP_DAYS`` and ``CSV_MANAGER_HISTORY_KEEP_VERSIONS``: ``HISTORY_KEEP_DAYS`` and
   ``HISTORY_KEEP_VERSIONS``.
 - ``CSV_MANAGER_WEB_HOST``, ``CSV_MANAGER_WEB_PORT`` and ``CSV_MANAGER_WEB_SERVER_NAME``: ``FLASK_HOST``,
@@ -52,6 +53,10 @@ WATCHER_QUIET_SECONDS = os.environ.get("CSV_MANAGER_QUIET_SECONDS") or 2
 #: watchers: it sends a heartbeat every WATCHER_DATABASE_POLL_SECONDS. A number from 3 to 3600. On PostgreSQL
 #: 14 and later; with SQLite a runner's watchers go to the others only once it is gone.
 RUNNER_STALL_SECONDS = os.environ.get("CSV_MANAGER_RUNNER_STALL_SECONDS") or 10
+
+#: The longest wait, in whole seconds from 1 to 3600, between two tries of a hook's failing delivery: the
+#: first retry comes after a second, each next one after twice as long, up to this.
+HOOK_RETRY_MAX_SECONDS = os.environ.get("CSV_MANAGER_HOOK_RETRY_MAX_SECONDS") or 30
 
 #: "on": csv_watcher_run looks at a file the moment the kernel notifies a change (Linux inotify), the interval
 #: being the safety net; "off": it looks every interval only (stat polling), as on systems without inotify.

@@ -24,6 +24,7 @@ import zlib
 from contextlib import contextmanager
 
 from sqlalchemy import func, insert, text
+from sqlalchemy.orm import defer
 
 from csv_manager.database import return_free_pages, transaction, utc_now
 from csv_manager.errors import CsvManagerError
@@ -226,30 +227,65 @@ class History:
                 query = query.filter(self.Version.seen_at >= since)
             if limit is not None:
                 query = query.limit(limit)
-            return [self._version_dict(session, version, numbers[version.id]) for version in query]
+            query = query.all()
+            rows = self._rows_of([version.id for version in query], session)
+            return [self._version_dict(version, numbers[version.id], rows[version.id]) for version in query]
 
     def after(self, version_id, csv_file=None, limit=AFTER_LIMIT):
         """The versions csv_history shows that were recorded after the version ``version_id`` (its ``id``), of
         every file or of ``csv_file`` only, oldest first, at most ``limit``: dicts as versions() gives them, plus
         csv_file. Ids grow in the order versions are committed (see _in_id_order), so a reader that asks again
-        with the last id it saw misses nothing and sees nothing twice."""
-        with transaction(self.db) as session:
-            numbered = session.query(
-                self.Version.id, self.File.csv_file,
-                (func.row_number().over(partition_by=self.Version.file_id, order_by=self.Version.id)
-                 + self.File.pruned_versions).label("number")).join(
-                self.File, self.File.id == self.Version.file_id).filter(self.shown_versions())
-            if csv_file is not None:
-                numbered = numbered.filter(self.File.csv_file == csv_file)
-            numbered = numbered.subquery()
-            found = session.query(numbered).filter(numbered.c.id > version_id).order_by(numbered.c.id).limit(limit)
-            return [dict(self._version_dict(session, session.get(self.Version, version), number), csv_file=path)
-                    for version, path, number in found.all()]
+        with the last id it saw misses nothing and sees nothing twice.
 
-    def _version_dict(self, session, version, number):
-        rows = {"new": [], "missing": [], "changed": [], "columns": [None]}
-        for row in session.query(self.Row).filter_by(version_id=version.id).order_by(self.Row.id):
-            rows[row.change].append(json.loads(row.row))
+        A few statements for the whole batch (the versions, each file's count of versions before them, their
+        rows), not a few per version: hooks drain a backlog through here.
+        """
+        with transaction(self.db) as session:
+            query = session.query(self.Version, self.File.csv_file, self.File.pruned_versions).options(
+                defer(self.Version.patch)).join(
+                self.File, self.File.id == self.Version.file_id).filter(
+                self.Version.id > version_id, self.shown_versions())
+            if csv_file is not None:
+                query = query.filter(self.File.csv_file == csv_file)
+            found = query.order_by(self.Version.id).limit(limit).all()
+            numbers = {}
+            for version, _, pruned in found:
+                if version.file_id not in numbers:
+                    numbers[version.file_id] = pruned + session.query(func.count(self.Version.id)).filter(
+                        self.Version.file_id == version.file_id, self.Version.id < version.id,
+                        self.shown_versions()).scalar()
+            rows = self._rows_of([version.id for version, _, _ in found], session)
+            versions = []
+            for version, path, _ in found:
+                numbers[version.file_id] += 1
+                versions.append(dict(self._version_dict(version, numbers[version.file_id], rows[version.id]),
+                                     csv_file=path))
+            return versions
+
+    def newest_id(self):
+        """The id of the newest recorded version (0 for none): what comes after it is new."""
+        with transaction(self.db) as session:
+            return session.query(func.max(self.Version.id)).scalar() or 0
+
+    def files_after(self, version_id):
+        """The file of each version csv_history shows that was recorded after the id ``version_id``, oldest
+        first: [(id, csv_file)]."""
+        with transaction(self.db) as session:
+            return session.query(self.Version.id, self.File.csv_file).join(
+                self.File, self.File.id == self.Version.file_id).filter(
+                self.Version.id > version_id, self.shown_versions()).order_by(self.Version.id).all()
+
+    def _rows_of(self, version_ids, session):
+        """{version id: its rows by change} of each of ``version_ids``, in a statement per 500 versions."""
+        rows = {version_id: {"new": [], "missing": [], "changed": [], "columns": [None]}
+                for version_id in version_ids}
+        for start in range(0, len(version_ids), 500):
+            for version_id, change, row in session.query(self.Row.version_id, self.Row.change, self.Row.row).filter(
+                    self.Row.version_id.in_(version_ids[start:start + 500])).order_by(self.Row.id):
+                rows[version_id][change].append(json.loads(row))
+        return rows
+
+    def _version_dict(self, version, number, rows):
         return {"id": version.id, "number": number, "event": version.event, "seen_at": version.seen_at,
                 "rows": version.rows, "new_rows": rows["new"], "missing_rows": rows["missing"],
                 "changed_rows": rows["changed"], "columns": rows["columns"][-1], "reason": version.reason}

@@ -40,11 +40,13 @@ from csv_manager.outage import Outage
 from csv_manager.patterns import CsvWatcherPattern
 from csv_manager.patterns.csv_watcher_pattern.csv_diff import DEFAULT, Dialect
 from csv_manager.patterns.csv_watcher_pattern.watcher import QUIET_SECONDS
-from csv_manager.plugins.csv_watcher_db_plugin import migrations
+from csv_manager.plugins.csv_watcher_db_plugin import hook_commands, migrations
 from csv_manager.patterns.csv_watcher_pattern.folder import DEFAULT_PATTERN
 from csv_manager.plugins.csv_watcher_db_plugin.csv_file_path import check_watchable, normalise
 from csv_manager.plugins.csv_watcher_db_plugin.folders import (
     check_folder, check_not_overlapping, count_files, is_folder)
+from csv_manager.plugins.csv_watcher_db_plugin.hook_delivery import Deliveries, Owners, retry_max_seconds
+from csv_manager.plugins.csv_watcher_db_plugin.hooks import HookStore, hook_models
 from csv_manager.plugins.csv_watcher_db_plugin.watcher_options import (
     DelimiterType, EncodingType, check_key, delimiter_hint, describe_options, options_of, read_header,
     read_options, stored_options)
@@ -78,6 +80,9 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         self.recorder = None
         self.share = None
         self.status = None
+        self.hooks = None
+        #: The watchers this runner owns, for its hook deliveries (see hook_delivery.py).
+        self._owners = Owners({})
         self.quiet_seconds = QUIET_SECONDS
         #: (commit counter, {csv_file: id}, {csv_file: interval}) of the watcher table at the run loop's last read.
         self._polled = None
@@ -132,6 +137,15 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
                                "Watches the csv files and prints new and missing rows until stopped "
                                "(Ctrl-C or SIGTERM). Runners sharing one store split the files between them.",
                                self.csv_watcher_run, params=[json_option, timestamps_option])
+        self.commands.register("csv_hook_add", "Adds a hook: a command to run, or a URL to post to, for every "
+                                               "change recorded from now on that passes its filters. "
+                                               "csv_watcher_run delivers it, in order, again until received.",
+                               self.csv_hook_add, params=hook_commands.ADD_PARAMS)
+        self.commands.register("csv_hook_list", "Shows the hooks, each with its backlog and the error its delivery "
+                                                "fails with, if it does.",
+                               self.csv_hook_list, params=hook_commands.LIST_PARAMS)
+        self.commands.register("csv_hook_delete", "Removes the hook NAME; what it had not received is dropped.",
+                               self.csv_hook_delete, params=hook_commands.DELETE_PARAMS)
         for signal, description in SIGNALS.items():
             self.signals.register(signal, description)
         if getattr(self.app, "help_only", False):
@@ -169,7 +183,9 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
             pattern = Column(String(1024), nullable=True)
 
         self.Watcher = register_model(self.db, CsvWatchers)
-        prepare_migrated_tables(self.db, migrations.WATCHERS, [CsvWatchers])
+        hook_tables = [register_model(self.db, model) for model in hook_models(Base)]
+        self.hooks = HookStore(self.db, hook_tables)
+        prepare_migrated_tables(self.db, migrations.WATCHERS, [CsvWatchers] + hook_tables)
 
     def load_watchers(self):
         """Make the registered watchers match the database: register new rows, unregister deleted ones.
@@ -261,6 +277,17 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
 
     def csv_watcher_update(self, csv_file, interval, key, no_key, delimiter, encoding, pattern):
         self.update_watcher(csv_file, interval, key, no_key, delimiter, encoding, pattern)
+
+    def csv_hook_add(self, name, command, url, files, events, columns, min_rows):
+        hook_commands.add_hook(self.hooks, hook_commands.need_history(self._recorder()), self.stored_watchers(),
+                               name, command, url, files, events, columns, min_rows)
+
+    def csv_hook_list(self, as_json):
+        hook_commands.list_hooks(self.hooks, hook_commands.need_history(self._recorder()), self.stored_watchers(),
+                                 as_json)
+
+    def csv_hook_delete(self, name):
+        hook_commands.delete_hook(self.hooks, name)
 
     def add_watcher(self, csv_file, interval=DEFAULT_INTERVAL, key=(), delimiter=",", encoding="utf-8", hint=True,
                     pattern=None, say=click.echo):
@@ -370,6 +397,8 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
                            started=lambda csv_file: self.csv_watcher.get(csv_file).started,
                            stop=self._restart_later, release=self.recorder.release, say=self._say)
         self.status = StatusPublisher(self.recorder)
+        deliveries = Deliveries(self.hooks, self.recorder, lambda: self._owners, self._say,
+                                retry_max_seconds(self.app.config))
         with StopRequest() as stop:
             reporter = Reporter(as_json, timestamps, on_broken_pipe=stop.set)
 
@@ -377,18 +406,20 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
                 self.recorder.then(lambda: reporter.started(plugin, csv_file, rows, interval, files, pattern), lease)
             self._connect("csv_watcher_started", watching, "Prints that a watcher read its file, once recorded")
             self._connect("csv_history_recorded", reporter.change, "Prints a change or state once recorded")
+            self._connect("csv_history_recorded", deliveries.wake, "Has the hooks deliver a recorded change")
             if not self.csv_watcher.get():
                 click.echo("No watchers yet; waiting for csv_watcher_add (Ctrl-C to stop).", err=True)
             self.recorder.start()
             self.csv_watcher.start(prepare=self._restore_baseline, owns=self.share.owns,
                                    notifications=notifications, lease_of=self.share.lease)
             commits = commit_counter(self.db.engine)
-            self._poll_watchers(outage, commits, reporter)
+            self._poll_watchers(outage, commits, reporter, deliveries)
             while not stop.event.wait(poll_seconds):
-                self._poll_watchers(outage, commits, reporter)
+                self._poll_watchers(outage, commits, reporter, deliveries)
             if commits is not None:
                 commits.close()
             stopping = time.monotonic()
+            deliveries.stop()
             self.csv_watcher.stop()
             self.recorder.stop()
             self.share.close()
@@ -416,8 +447,9 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         elif content is not None:
             watcher.restore(content)
 
-    def _poll_watchers(self, outage, commits, reporter):
-        """load_watchers() and this runner's share of them, for the run loop: a database that fails for a while
+    def _poll_watchers(self, outage, commits, reporter, deliveries):
+        """load_watchers() and this runner's share of them, and the hooks it delivers, for the run loop: a
+        database that fails for a while
         (locked, restarting) is told through ``outage`` and tried again on the next poll; the watchers this
         runner can still prove it owns keep running meanwhile.
 
@@ -430,7 +462,9 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
                 if self._polled is not None:
                     _report_watcher_changes(reporter, self._polled[2], stored)
                 self._polled = (commit, {watcher["csv_file"]: watcher["id"] for watcher in stored},
-                                {watcher["csv_file"]: watcher["interval"] for watcher in stored})
+                                {watcher["csv_file"]: watcher["interval"] for watcher in stored},
+                                {watcher["csv_file"]: watcher["pattern"] for watcher in stored})
+                deliveries.update(self.hooks.hooks())
             self.share.balance(self._polled[1])
             self.status.publish([(self.csv_watcher.get(csv_file), lease)
                                  for csv_file, lease in self.share.leases.items()])
@@ -439,6 +473,8 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
             outage.failed("watcher list", error.message)
         else:
             outage.succeeded("watcher list")
+        if self._polled is not None:
+            self._owners = Owners({csv_file: self._polled[3].get(csv_file) for csv_file in self.share.leases})
 
     def _restart_later(self, csv_file):
         """Stop the watcher of ``csv_file`` and register it again, unstarted, for whichever runner owns it next."""
