@@ -87,7 +87,7 @@ def test_the_recorded_content_of_release_0_1_0_is_restored_after_the_upgrade(old
 def test_a_fresh_database_is_made_at_the_newest_revision(cli, home, csv_file):
     assert cli("csv_watcher_add", csv_file).exit_code == 0
     assert cli("csv_watcher_list", "--json").exit_code == 0
-    assert (revision(home), watcher_revision(home)) == ([("0004",)], [("0003",)])
+    assert (revision(home), watcher_revision(home)) == ([("0004",)], [("0004",)])
 
 
 def test_the_history_of_release_0_2_0_is_upgraded_and_still_shown(home_0_2_0, home):
@@ -112,18 +112,22 @@ def test_a_runner_claims_and_resumes_the_watcher_of_release_0_2_0_after_the_upgr
     assert revision(home) == [("0004",)]
 
 
-def test_the_watchers_of_release_0_2_0_become_file_watchers_and_a_folder_can_be_added_beside_them(
+def test_the_watchers_of_release_0_2_0_become_file_watchers_and_a_folder_and_a_hook_can_be_added_beside_them(
         home_0_2_0, home, cli, tmp_path):
-    """Release 0.2.0's watcher table (revision 0002, as 0.3.0 left it) gains the folder pattern (0003)."""
+    """Release 0.2.0's watcher table (revision 0002, as 0.3.0 left it) gains the folder pattern (0003) and the
+    hook tables (0004)."""
     (watcher,) = json.loads(forked_run("csv_watcher_list", "--json").stdout)
     assert (watcher["csv_file"], watcher["key"], watcher["pattern"], watcher["files"]) == (
         str(home_0_2_0), ["id"], None, None)
-    assert watcher_revision(home) == [("0003",)]
+    assert watcher_revision(home) == [("0004",)]
     drop = tmp_path / "drop"
     drop.mkdir()
     assert cli("csv_watcher_add", drop).exit_code == 0
     assert [watcher["pattern"] for watcher in json.loads(forked_run("csv_watcher_list", "--json").stdout)] == [
         None, "*.csv"]
+    assert cli("csv_hook_add", "log", "--exec", "cat", "--file", home_0_2_0).exit_code == 0
+    assert [hook["files"] for hook in json.loads(forked_run("csv_hook_list", "--json").stdout)] == [
+        [str(home_0_2_0)]]
 
 
 @pytest.mark.parametrize("name", ["HISTORY", "WATCHERS"])
@@ -141,7 +145,7 @@ def test_the_watchers_of_release_0_1_0_are_upgraded_in_place_and_kept(old_home, 
     assert listed.returncode == 0, listed.stderr
     assert [(watcher["csv_file"], watcher["interval"], watcher["key"], watcher["delimiter"], watcher["encoding"])
             for watcher in json.loads(listed.stdout)] == [(str(old_home), 1, [], ",", "utf-8")]
-    assert watcher_revision(home) == [("0003",)]
+    assert watcher_revision(home) == [("0004",)]
 
 
 def test_two_processes_upgrading_release_0_1_0_at_once_both_succeed_and_upgrade_once(old_home, home):
@@ -150,7 +154,7 @@ def test_two_processes_upgrading_release_0_1_0_at_once_both_succeed_and_upgrade_
     results = [process.communicate(timeout=60) + (process.returncode,) for process in processes]
     assert [code for _, _, code in results] == [0, 0, 0, 0], [stderr for _, stderr, _ in results]
     assert results[0][0] == results[2][0] and results[1][0] == results[3][0]
-    assert (watcher_revision(home), revision(home)) == ([("0003",)], [("0004",)])
+    assert (watcher_revision(home), revision(home)) == ([("0004",)], [("0004",)])
 
 
 @pytest.mark.parametrize("store", ["postgresql"], indirect=True)
@@ -163,7 +167,7 @@ def test_the_watcher_table_of_release_0_1_0_is_upgraded_on_postgresql_too(store,
     assert listed.returncode == 0, listed.stderr
     assert [(watcher["csv_file"], watcher["interval"], watcher["key"]) for watcher in json.loads(listed.stdout)] == [
         (str(csv_file), 7, [])]
-    assert store.execute("SELECT version_num FROM csv_watchers_version") == [("0003",)]
+    assert store.execute("SELECT version_num FROM csv_watchers_version") == [("0004",)]
 
 
 def test_a_database_at_the_newest_revision_is_opened_without_importing_alembic(cli, csv_file):

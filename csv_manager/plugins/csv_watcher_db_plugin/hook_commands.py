@@ -1,5 +1,6 @@
 """The commands csv_hook_add, csv_hook_list and csv_hook_delete (see hooks.py for what a hook is)."""
 import json
+import shlex
 
 import click
 from click import Argument, Choice, IntRange, Option
@@ -63,13 +64,13 @@ def list_hooks(store, history, watchers, as_json):
         listed.append({"name": hook.name, "exec": list(hook.command) if hook.url is None else None, "url": hook.url,
                        "files": list(hook.files), "events": list(hook.events), "columns": list(hook.columns),
                        "min_rows": hook.min_rows, "backlog": backlog(store, history, owners, hook),
-                       "last_error": error, "failing_since": since.isoformat(timespec="seconds") + "Z" if since else None})
+                       "last_error": error, "failing_since": _iso(since)})
     if as_json:
         click.echo(json.dumps(listed, ensure_ascii=False))
         return
     for hook in listed:
-        line = "hook: %s - %s - backlog: %d" % (hook["name"], hook["url"] or "exec: " + " ".join(hook["exec"]),
-                                               hook["backlog"])
+        target = hook["url"] or "exec: " + shlex.join(hook["exec"])
+        line = "hook: %s - %s - backlog: %d" % (hook["name"], target, hook["backlog"])
         for name in ("files", "events", "columns"):
             if hook[name]:
                 line += " - %s: %s" % (name, ", ".join(hook[name]))
@@ -93,6 +94,10 @@ def backlog(store, history, owners, hook):
         watcher = owners.of(csv_file)
         waiting += watcher is not None and version_id > cursors.get(watcher, hook.after_id)
     return waiting
+
+
+def _iso(moment):
+    return None if moment is None else moment.isoformat(timespec="seconds") + "Z"
 
 
 def delete_hook(store, name):

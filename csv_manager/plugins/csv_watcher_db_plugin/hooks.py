@@ -83,9 +83,6 @@ class Hook:
         return cls(row.id, row.name, tuple(_loads(row.command)), row.url, row.secret, tuple(_loads(row.files)),
                    tuple(_loads(row.events)), tuple(_loads(row.columns)), row.min_rows, row.after_id)
 
-    def target(self):
-        return self.url if self.url is not None else shlex.join(self.command)
-
     def passes(self, version):
         """Whether the recorded ``version`` (a dict as History.after gives it) is this hook's to deliver."""
         path = version["csv_file"]
