@@ -10,7 +10,7 @@ from conftest import forked_run, run
 pytestmark = pytest.mark.timeout(60)
 
 COMMANDS = ["csv_watcher_add", "csv_watcher_list", "csv_watcher_delete", "csv_watcher_update", "csv_watcher_run",
-            "csv_history"]
+            "csv_history", "csv_hook_add", "csv_hook_list", "csv_hook_delete"]
 
 
 HELP_ARGUMENTS = [(["--help"], run), (["--version"], run), (["-v", "--help"], run)] + [

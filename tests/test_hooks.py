@@ -114,8 +114,8 @@ def new_row_ids(runner):
     return {event["row"]["id"]: event["id"] for event in runner.events("new")}
 
 
-def test_appended_rows_are_posted_within_a_second_signed_with_the_secret(cli, store, csv_file, receiver,
-                                                                          forked_running):
+def test_appended_rows_are_posted_within_a_second_signed_with_the_secret(
+        cli, store, csv_file, receiver, forked_running):
     assert cli("csv_watcher_add", csv_file, "-i", "1").exit_code == 0
     secret = add_webhook(cli, "web", receiver.url)
     runner = forked_running("--json")
@@ -156,8 +156,8 @@ def test_a_receiver_down_for_20_seconds_gets_every_version_in_order_once_back(
     receiver.start()
     posts = receiver.documents(5)
     runner.expect("Hook web delivers again", stream="stderr")
-    assert [document["id"] for _, _, document in posts] == [new_row_ids(runner)[str(10 + number)]
-                                                             for number in range(5)]
+    ids = new_row_ids(runner)
+    assert [document["id"] for _, _, document in posts] == [ids[str(10 + number)] for number in range(5)]
     assert all(headers["X-CsvManager-Signature-256"] == signed(body, secret) for headers, body, _ in posts)
     assert runner.finish() == 0
     assert [line for line in runner.lines("stderr") if line.startswith("Hook web")] == [
@@ -167,8 +167,8 @@ def test_a_receiver_down_for_20_seconds_gets_every_version_in_order_once_back(
 
 
 @pytest.mark.long
-def test_a_runner_killed_mid_backlog_delivers_the_rest_after_a_restart(cli, store, csv_file, receiver,
-                                                                        forked_running):
+def test_a_runner_killed_mid_backlog_delivers_the_rest_after_a_restart(
+        cli, store, csv_file, receiver, forked_running):
     assert cli("csv_watcher_add", csv_file, "-i", "1").exit_code == 0
     add_webhook(cli, "web", receiver.url)
     receiver.stop()
@@ -230,6 +230,39 @@ def test_two_runners_sharing_a_store_deliver_each_version_once(cli, store, tmp_p
     for path in paths:
         mine = [document["version"] for document in posted if document["csv_file"] == str(path)]
         assert mine == sorted(mine), "the versions of %s came out of order" % path
+
+
+@pytest.mark.long
+def test_a_runner_that_takes_over_a_killed_ones_watcher_goes_on_from_its_saved_cursor(
+        cli, store, tmp_path, receiver, forked_running):
+    paths = [tmp_path / "first.csv", tmp_path / "second.csv"]
+    for path in paths:
+        path.write_text("id,file\n")
+        assert cli("csv_watcher_add", path, "-i", "1").exit_code == 0
+    add_webhook(cli, "web", receiver.url)
+    killed, survivor = forked_running("--json"), forked_running("--json")
+    for runner in (killed, survivor):
+        runner.expect('"event": "watching"')
+    owners = {watcher["csv_file"]: int(watcher["owner"]["pid"]) for watcher in json.loads(
+        cli("csv_watcher_list", "--json", "--status").stdout)}
+    orphan = next(path for path in paths if owners[str(path)] == killed.process.pid)
+    for number in range(3):
+        append(orphan, "%d,before\n" % number)
+        killed.expect('"id": "%d", "file": "before"' % number)
+    delivered = [document["id"] for _, _, document in receiver.documents(3)]
+    deadline = time.monotonic() + 30
+    while store.execute("SELECT max(version_id) FROM csv_hook_cursors WHERE watcher = :path",
+                        {"path": str(orphan)}) != [(delivered[-1],)]:
+        assert time.monotonic() < deadline, "the killed runner's deliveries not saved within 30 s"
+        time.sleep(0.05)  # polling the database until a deadline
+    killed.stop(signal.SIGKILL)
+    survivor.expect('"csv_file": "%s", "event": "watching"' % orphan)
+    append(orphan, "3,after\n")
+    survivor.expect('"id": "3", "file": "after"')
+    (document,) = [document for _, _, document in receiver.documents(1)]
+    assert document["events"][0]["row"] == {"id": "3", "file": "after"}
+    assert survivor.finish() == 0
+    assert receiver.posts.empty(), "the survivor delivered again what the killed runner had delivered and saved"
 
 
 RECORD = """import json, os, sys

@@ -47,7 +47,8 @@ def test_the_history_is_a_plugin_of_its_own_that_receives_the_watchers_signals(h
         assert app.app.commands.get("csv_history").plugin.name == "CsvDocumentPlugin"
         assert {name for name, command in app.app.commands.get().items()
                 if command.plugin.name == "CsvWatcherDbPlugin"} == {
-            "csv_watcher_add", "csv_watcher_delete", "csv_watcher_list", "csv_watcher_run", "csv_watcher_update"}
+            "csv_watcher_add", "csv_watcher_delete", "csv_watcher_list", "csv_watcher_run", "csv_watcher_update",
+            "csv_hook_add", "csv_hook_list", "csv_hook_delete"}
         document = app.app.plugins.get("CsvDocumentPlugin")
         assert document.db is None, "the history database is opened only by the commands that need it"
     finally:

@@ -39,6 +39,8 @@ IDLE_SECONDS = 1.0
 RETRY_FIRST_SECONDS = 1.0
 RETRY_MAX_SECONDS = 30
 RETRY_MAX_LIMITS = (1, 3600)
+#: How long a stopping runner waits for its hooks' deliveries under way.
+STOP_SECONDS = 2.0
 #: How long a webhook's receiver may take to answer, and a command to finish.
 WEBHOOK_TIMEOUT_SECONDS = 10
 EXEC_TIMEOUT_SECONDS = 60
@@ -107,12 +109,14 @@ class Deliveries:
             thread.wake.set()
 
     def stop(self):
-        """Stop every hook thread, saving its cursors; a delivery still under way is delivered again next time."""
+        """Stop every hook thread, saving its cursors, within STOP_SECONDS in all: a delivery still under way
+        then is left to finish or fail in its daemon thread, and is delivered again next time."""
         for thread in self._threads.values():
             thread.stopping.set()
             thread.wake.set()
+        deadline = time.monotonic() + STOP_SECONDS
         for thread in self._threads.values():
-            thread.stop()
+            thread.stop(max(0.0, deadline - time.monotonic()))
         self._threads.clear()
 
 
@@ -131,30 +135,31 @@ class HookThread(threading.Thread):
         self._retry_max = retry_max
         self._send = sender(hook)
         self._log = logging.getLogger(__name__)
-        #: {watcher path: version id} as this thread knows them, as saved, and the watchers with deliveries
-        #: since the last save.
-        self._cursors = None
+        #: {watcher path: version id} as this thread knows them, and as saved; the watchers with deliveries since
+        #: the last save; the watchers this runner owned at the last batch.
+        self._cursors = {}
         self._saved = {}
         self._delivered = set()
+        self._owned = set()
         self._saved_at = self._caught_up_at = time.monotonic()
         self._failing = None
 
-    def stop(self):
+    def stop(self, timeout=STOP_SECONDS):
         self.stopping.set()
         self.wake.set()
-        self.join(WEBHOOK_TIMEOUT_SECONDS + 1)
+        self.join(timeout)
 
     def run(self):
         while not self.stopping.is_set():
             try:
-                if self._cursors is None:
-                    self._cursors = self._store.cursors(self.hook.id)
-                    self._saved = dict(self._cursors)
                 full = self._deliver_batch()
                 self._save()
             except CsvManagerError as error:
                 # The database failed (the run loop tells of outages); the batch is read again.
                 self._log.debug("Hook %s could not read or save its progress: %s", self.hook.name, error)
+                full = False
+            except Exception:
+                self._log.exception("Hook %s failed unexpectedly; trying again", self.hook.name)
                 full = False
             if not full:
                 self.wake.wait(IDLE_SECONDS)
@@ -165,6 +170,8 @@ class HookThread(threading.Thread):
         """Deliver what this runner owns of the versions after its owned watchers' lowest cursor; True if there
         may be more right away."""
         owners = self._owners()
+        self._take_over([watcher for watcher in owners.watchers if watcher not in self._owned])
+        self._owned = set(owners.watchers)
         low = min((self._cursor(watcher) for watcher in owners.watchers), default=None)
         if low is None:
             return False
@@ -182,6 +189,15 @@ class HookThread(threading.Thread):
             end = versions[-1]["id"]
             self._cursors.update((watcher, end) for watcher in owners.watchers if self._cursor(watcher) < end)
         return len(versions) == BATCH
+
+    def _take_over(self, watchers):
+        """Start the newly owned ``watchers`` from their saved cursors, where those are ahead of what this thread
+        knows: another runner delivered for them meanwhile. Both are safe (see the module's docstring), so the
+        later one is."""
+        saved = self._store.cursors(self.hook.id, watchers) if watchers else {}
+        self._saved.update(saved)
+        for watcher, version_id in saved.items():
+            self._cursors[watcher] = max(self._cursor(watcher), version_id)
 
     def _cursor(self, watcher):
         return self._cursors.get(watcher, self.hook.after_id)

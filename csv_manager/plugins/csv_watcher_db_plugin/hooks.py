@@ -215,10 +215,17 @@ class HookStore:
             return {row.id: (row.last_error, row.failing_since) for row in session.query(
                 self.Hook.id, self.Hook.last_error, self.Hook.failing_since).filter(self.Hook.last_error.isnot(None))}
 
-    def cursors(self, hook_id):
-        """{watcher path: the newest version id of its files the hook is done with}."""
+    def cursors(self, hook_id, watchers=None):
+        """{watcher path: the newest version id of its files the hook is done with}, of every watcher or of
+        ``watchers`` only."""
         with transaction(self.db) as session:
-            return dict(session.query(self.Cursor.watcher, self.Cursor.version_id).filter_by(hook_id=hook_id))
+            query = session.query(self.Cursor.watcher, self.Cursor.version_id).filter_by(hook_id=hook_id)
+            if watchers is None:
+                return dict(query)
+            found = {}
+            for start in range(0, len(watchers), 500):
+                found.update(query.filter(self.Cursor.watcher.in_(watchers[start:start + 500])))
+            return found
 
     def save_cursors(self, hook_id, cursors):
         """Store ``cursors`` ({watcher path: version id}) of the hook; a deleted hook's are not stored."""
