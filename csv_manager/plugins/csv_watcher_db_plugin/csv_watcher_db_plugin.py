@@ -474,7 +474,10 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         else:
             outage.succeeded("watcher list")
         if self._polled is not None:
-            self._owners = Owners({csv_file: self._polled[3].get(csv_file) for csv_file in self.share.leases})
+            owned = {csv_file: self._polled[3].get(csv_file) for csv_file in self.share.leases}
+            if owned != self._owners.watchers:
+                self._owners = Owners(owned)
+                deliveries.wake()
 
     def _restart_later(self, csv_file):
         """Stop the watcher of ``csv_file`` and register it again, unstarted, for whichever runner owns it next."""

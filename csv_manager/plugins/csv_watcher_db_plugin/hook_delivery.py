@@ -34,8 +34,9 @@ BATCH = 200
 SAVE_SECONDS = 1.0
 #: How often the cursors of every owned watcher are saved, those whose files had no delivery included.
 CATCH_UP_SECONDS = 60.0
-#: How often a hook looks for versions when nothing told it of one (another runner may have recorded them).
-IDLE_SECONDS = 1.0
+#: How often a hook looks for versions when nothing told it of one. It is told of each version this runner
+#: records and of each watcher it takes over: the look is a safety net, so that an idle hook costs nothing.
+IDLE_SECONDS = 10.0
 RETRY_FIRST_SECONDS = 1.0
 RETRY_MAX_SECONDS = 30
 RETRY_MAX_LIMITS = (1, 3600)

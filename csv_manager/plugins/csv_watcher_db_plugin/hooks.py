@@ -88,15 +88,16 @@ class Hook:
         path = version["csv_file"]
         if self.files and not any(path == name or path.startswith(name.rstrip("/") + "/") for name in self.files):
             return False
+        if version["event"] == "baseline":
+            return False  # a baseline taken again has no events
+        if not (self.events or self.columns):
+            return self.min_rows is None or _changed_rows(version) >= self.min_rows
         events = [fields for _, fields in record_events(version)]
-        if not events:
-            return False
         if self.events and not any(fields["event"] in self.events for fields in events):
             return False
         if self.columns and not any(_touched(fields) & set(self.columns) for fields in events):
             return False
-        changed = len(version["new_rows"]) + len(version["missing_rows"]) + len(version["changed_rows"])
-        return self.min_rows is None or changed >= self.min_rows
+        return self.min_rows is None or _changed_rows(version) >= self.min_rows
 
 
 def document(version):
@@ -106,6 +107,10 @@ def document(version):
     events = [dict({"at": at, "csv_file": version["csv_file"]}, **fields) for _, fields in record_events(version)]
     return json.dumps({"id": version["id"], "csv_file": version["csv_file"], "version": version["number"],
                        "at": at, "events": events}, ensure_ascii=False).encode("utf-8") + b"\n"
+
+
+def _changed_rows(version):
+    return len(version["new_rows"]) + len(version["missing_rows"]) + len(version["changed_rows"])
 
 
 def _touched(fields):
