@@ -203,7 +203,8 @@ def main():
          "%.0f posts/s (hook at %.2fx)" % (plain_rate, hook_rate / plain_rate)),
         ("printed -> received, %d appends" % options.appends, "median %.3f s, worst %.3f s" % (median, worst)),
         ("idle CPU, %d watchers, no hook" % options.watchers, "%.2f %%" % idle[0]),
-        ("idle CPU, %d watchers, 5 hooks" % options.watchers, "%.2f %% (%.2fx)" % (idle[1], idle[1] / idle[0])),
+        ("idle CPU, %d watchers, 5 hooks" % options.watchers,
+         "%.2f %% (%s)" % (idle[1], "%.2fx" % (idle[1] / idle[0]) if idle[0] else "no CPU time measured without")),
     ])
 
 

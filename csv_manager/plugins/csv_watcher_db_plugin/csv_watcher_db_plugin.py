@@ -6,6 +6,9 @@ watcher through ``activate_watcher``. Restoring registers a watcher and its thre
 ``csv_watcher_run`` starts watchers, so one-shot commands never read a watched file and never wait on a thread.
 Several csv_watcher_run processes share the watchers: each starts only those it owns (see sharing.py).
 
+Hooks (hooks.py, hook_commands.py) live in the same database; csv_watcher_run delivers those of the watchers it
+owns from the history (hook_delivery.py).
+
 What the watchers report is recorded by another plugin (CsvDocumentPlugin), which this one knows only through
 signals: the watchers' own (see CsvWatcherPattern), ``csv_history_recorded``, after which a change is printed,
 and the two this plugin sends:

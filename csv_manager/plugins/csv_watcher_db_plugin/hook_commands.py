@@ -6,9 +6,10 @@ import click
 from click import Argument, Choice, IntRange, Option
 
 from csv_manager.errors import CsvManagerError
-from csv_manager.plugins.csv_watcher_db_plugin.hook_delivery import SIGNATURE_HEADER, Owners
+from csv_manager.plugins.csv_watcher_db_plugin.hook_delivery import Owners
 from csv_manager.plugins.csv_watcher_db_plugin.hooks import (
     HOOK_EVENTS, check_files, check_name, check_url, parse_command)
+from csv_manager.plugins.csv_watcher_db_plugin.webhook import SIGNATURE_HEADER
 
 NAME_ARGUMENT = Argument(("name",), required=True)
 ADD_PARAMS = [

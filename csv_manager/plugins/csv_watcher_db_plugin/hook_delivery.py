@@ -13,20 +13,16 @@ a lost lease can only move it back, which delivers again, never skips. The versi
 their ids in the order they are committed and one runner records them at a time, so everything up to a saved
 cursor was seen by whoever saved it.
 """
-import hashlib
-import hmac
-import http.client
 import logging
 import os
 import subprocess
 import threading
 import time
-import urllib.parse
 
-from csv_manager import __version__
 from csv_manager.errors import CsvManagerError
 from csv_manager.patterns.csv_watcher_pattern.folder import FilePattern
 from csv_manager.plugins.csv_watcher_db_plugin.hooks import document
+from csv_manager.plugins.csv_watcher_db_plugin.webhook import DeliveryError, Webhook
 
 #: The versions read at a time.
 BATCH = 200
@@ -42,16 +38,10 @@ RETRY_MAX_SECONDS = 30
 RETRY_MAX_LIMITS = (1, 3600)
 #: How long a stopping runner waits for its hooks' deliveries under way.
 STOP_SECONDS = 2.0
-#: How long a webhook's receiver may take to answer, and a command to finish.
-WEBHOOK_TIMEOUT_SECONDS = 10
+#: How long a command may take to finish (a webhook's receiver: webhook.TIMEOUT_SECONDS).
 EXEC_TIMEOUT_SECONDS = 60
-SIGNATURE_HEADER = "X-CsvManager-Signature-256"
 #: The last characters of a failing command's stderr that its error message keeps.
 STDERR_KEPT = 500
-
-
-class DeliveryError(Exception):
-    pass
 
 
 class Owners:
@@ -163,9 +153,15 @@ class HookThread(threading.Thread):
                 self._log.exception("Hook %s failed unexpectedly; trying again", self.hook.name)
                 full = False
             if not full:
-                self.wake.wait(IDLE_SECONDS)
+                self.wake.wait(self._idle_seconds())
                 self.wake.clear()
         self._save_quietly()
+
+    def _idle_seconds(self):
+        """How long to wait for news: IDLE_SECONDS, or until the next save of deliveries not saved yet."""
+        if not self._delivered:
+            return IDLE_SECONDS
+        return max(0.0, SAVE_SECONDS - (time.monotonic() - self._saved_at))
 
     def _deliver_batch(self):
         """Deliver what this runner owns of the versions after its owned watchers' lowest cursor; True if there
@@ -284,45 +280,9 @@ def retry_max_seconds(config):
 def sender(hook):
     """The function that delivers a document to ``hook``: ``send(body, version)``, raising DeliveryError."""
     if hook.url is not None:
-        return Webhook(hook.url, hook.secret).send
+        webhook = Webhook(hook.url, hook.secret)
+        return lambda body, version: webhook.send(body, version["id"])
     return Command(hook.name, hook.command).send
-
-
-class Webhook:
-    """POSTs documents to a URL over one kept-alive connection, signed as GitHub signs its webhooks: the
-    SIGNATURE_HEADER is ``sha256=`` and the hex HMAC-SHA256 of the body with the hook's secret."""
-
-    def __init__(self, url, secret):
-        parts = urllib.parse.urlsplit(url)
-        self._connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        self._address = (parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
-        self._path = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
-        self._secret = secret.encode("ascii")
-        self._connection = None
-
-    def send(self, body, version):
-        signature = "sha256=" + hmac.new(self._secret, body, hashlib.sha256).hexdigest()
-        headers = {"Content-Type": "application/json", "User-Agent": "csv-manager/%s" % __version__,
-                   SIGNATURE_HEADER: signature, "X-CsvManager-Delivery": str(version["id"])}
-        try:
-            if self._connection is None:
-                self._connection = self._connection_class(*self._address, timeout=WEBHOOK_TIMEOUT_SECONDS)
-            self._connection.request("POST", self._path, body=body, headers=headers)
-            response = self._connection.getresponse()
-            response.read()
-        except (OSError, http.client.HTTPException) as error:
-            self._close()
-            reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
-            raise DeliveryError("cannot post to %s:%d: %s" % (*self._address, reason))
-        if response.will_close:
-            self._close()
-        if not 200 <= response.status < 300:
-            raise DeliveryError("HTTP %d %s" % (response.status, response.reason))
-
-    def _close(self):
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
 
 
 class Command:

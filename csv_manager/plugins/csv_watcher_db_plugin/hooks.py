@@ -84,20 +84,21 @@ class Hook:
                    tuple(_loads(row.events)), tuple(_loads(row.columns)), row.min_rows, row.after_id)
 
     def passes(self, version):
-        """Whether the recorded ``version`` (a dict as History.after gives it) is this hook's to deliver."""
+        """Whether the recorded ``version`` (a dict as History.after gives it) is this hook's to deliver: any of
+        its files, any of its events, any of its columns touched, and at least its rows changed. A baseline
+        taken again has no events and passes none."""
         path = version["csv_file"]
+        if version["event"] == "baseline":
+            return False
         if self.files and not any(path == name or path.startswith(name.rstrip("/") + "/") for name in self.files):
             return False
-        if version["event"] == "baseline":
-            return False  # a baseline taken again has no events
+        if self.min_rows is not None and _changed_rows(version) < self.min_rows:
+            return False
         if not (self.events or self.columns):
-            return self.min_rows is None or _changed_rows(version) >= self.min_rows
+            return True
         events = [fields for _, fields in record_events(version)]
-        if self.events and not any(fields["event"] in self.events for fields in events):
-            return False
-        if self.columns and not any(_touched(fields) & set(self.columns) for fields in events):
-            return False
-        return self.min_rows is None or _changed_rows(version) >= self.min_rows
+        return ((not self.events or any(fields["event"] in self.events for fields in events))
+                and (not self.columns or any(_touched(fields) & set(self.columns) for fields in events)))
 
 
 def document(version):
@@ -156,9 +157,18 @@ def parse_command(command):
 
 
 def check_url(url):
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    """``--url``: http or https, with a host, a valid port, and no spaces or control characters (which would
+    break the request line)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise click.BadParameter("%r is not an http:// or https:// URL" % url, param_hint="'--url'")
+    if any(ord(character) <= 32 or ord(character) == 127 for character in url):
+        raise click.BadParameter("%r has a space or a control character; encode it (%%20)" % url,
+                                 param_hint="'--url'")
     return url
 
 
