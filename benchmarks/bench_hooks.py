@@ -7,8 +7,8 @@ Prints one table:
 - drain: a backlog of ``--backlog`` recorded versions (one new row each, written straight into the history
   tables, as many runs of csv_watcher_run would have left them while the receiver was down) delivered by one
   runner: versions per second from the first post to the last, each checked to arrive once and in id order.
-  Against it, the same documents posted by a plain loop of http.client on one kept-alive connection: the
-  receiver's own ceiling on this machine;
+  Against it, the same documents, signed, posted by a plain loop of http.client on one kept-alive connection:
+  about the receiver's own ceiling on this machine;
 - latency: ``--appends`` rows appended one at a time to a watched file: seconds from the runner printing the
   row to the receiver getting it (median and worst);
 - idle CPU: a runner with ``--watchers`` idle file watchers over ``--seconds``, without hooks and with five.
@@ -16,6 +16,8 @@ Prints one table:
 Needs the package installed.
 """
 import argparse
+import hashlib
+import hmac
 import http.client
 import http.server
 import json
@@ -38,7 +40,7 @@ from csv_manager.plugins.csv_document_plugin.history import content_hash  # noqa
 
 
 class Receiver:
-    """Counts the posts it gets: (arrival time, document id) in ``posts``."""
+    """Keeps the posts it gets: (arrival time, document id, body) in ``posts``."""
 
     def __init__(self):
         self.posts = queue.Queue()
@@ -49,7 +51,7 @@ class Receiver:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.posts.put((time.monotonic(), json.loads(body)["id"]))
+                receiver.posts.put((time.monotonic(), json.loads(body)["id"], body))
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -105,13 +107,19 @@ def write_backlog(home, csv_file, count):
     return content
 
 
-def measure_drain(workdir, count):
-    home, csv_file = os.path.join(workdir, "drain"), os.path.join(workdir, "drain.csv")
+def hooked(workdir, name):
+    """A home with a watched file and a webhook to a new Receiver: (home, csv_file, receiver, secret)."""
+    home, csv_file = os.path.join(workdir, name), os.path.join(workdir, name + ".csv")
     with open(csv_file, "w") as stream:
         stream.write("id,name\n")
     receiver = Receiver()
     csv_manager(home, "csv_watcher_add", csv_file, "-i", "1")
-    csv_manager(home, "csv_hook_add", "bench", "--url", receiver.url)
+    secret = csv_manager(home, "csv_hook_add", "bench", "--url", receiver.url).stdout.splitlines()[-1]
+    return home, csv_file, receiver, secret
+
+
+def measure_drain(workdir, count):
+    home, csv_file, receiver, secret = hooked(workdir, "drain")
     with open(csv_file, "wb") as stream:
         stream.write(write_backlog(home, csv_file, count))
     process = runner(home)
@@ -119,15 +127,17 @@ def measure_drain(workdir, count):
         posts = receiver.take(count)
     finally:
         stop(process)
-    ids = [version_id for _, version_id in posts]
+    ids = [version_id for _, version_id, _ in posts]
     assert ids == list(range(1, count + 1)), "the backlog was not delivered once each, in order"
     hook_rate = (count - 1) / (posts[-1][0] - posts[0][0])
 
-    bodies = [json.dumps({"id": number}).encode() for number in range(count)]
     connection = http.client.HTTPConnection("127.0.0.1", receiver.server.server_address[1])
     started = time.monotonic()
-    for body in bodies:
-        connection.request("POST", "/hook", body=body, headers={"Content-Type": "application/json"})
+    for _, version_id, body in posts:
+        signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        connection.request("POST", "/hook", body=body, headers={
+            "Content-Type": "application/json", "X-CsvManager-Signature-256": signature,
+            "X-CsvManager-Delivery": str(version_id)})
         connection.getresponse().read()
     plain_rate = count / (time.monotonic() - started)
     receiver.take(count)
@@ -136,12 +146,7 @@ def measure_drain(workdir, count):
 
 
 def measure_latency(workdir, appends):
-    home, csv_file = os.path.join(workdir, "latency"), os.path.join(workdir, "latency.csv")
-    with open(csv_file, "w") as stream:
-        stream.write("id,name\n")
-    receiver = Receiver()
-    csv_manager(home, "csv_watcher_add", csv_file, "-i", "1")
-    csv_manager(home, "csv_hook_add", "bench", "--url", receiver.url)
+    home, csv_file, receiver, _ = hooked(workdir, "latency")
     process = runner(home, stdout=subprocess.PIPE)
     latencies = []
     try:
@@ -153,7 +158,7 @@ def measure_latency(workdir, appends):
             while '"event": "new"' not in process.stdout.readline():
                 pass
             printed = time.monotonic()
-            arrived, _ = receiver.take(1)[0]
+            arrived, _, _ = receiver.take(1)[0]
             latencies.append(max(0.0, arrived - printed))
     finally:
         stop(process)

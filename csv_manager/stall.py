@@ -6,7 +6,7 @@ runner_locks.py), and a runner whose database stops answering gives up on the co
 (see database.end_silent_connections) instead of waiting in a query for TCP's retransmissions, which take
 about fifteen minutes to give up.
 """
-from csv_manager.errors import CsvManagerError
+from csv_manager.settings import whole_seconds
 
 DEFAULT = 10
 LIMITS = (3, 3600)
@@ -15,15 +15,7 @@ LIMITS = (3, 3600)
 def stall_seconds(config):
     """The RUNNER_STALL_SECONDS of the app's ``config``, whole seconds; CsvManagerError naming the setting if it
     is not a whole number within LIMITS."""
-    setting = config.get("RUNNER_STALL_SECONDS", DEFAULT)
-    try:
-        seconds = int(str(setting))
-    except ValueError:
-        seconds = 0
-    if not LIMITS[0] <= seconds <= LIMITS[1]:
-        raise CsvManagerError("The stall bound (RUNNER_STALL_SECONDS or CSV_MANAGER_RUNNER_STALL_SECONDS) must be a "
-                              "whole number of seconds from %d to %d, not %r." % (*LIMITS, setting))
-    return seconds
+    return whole_seconds(config, "RUNNER_STALL_SECONDS", DEFAULT, LIMITS, "The stall bound")
 
 
 def keepalives(seconds):

@@ -351,16 +351,19 @@ def test_hooks_are_added_listed_and_deleted_and_bad_ones_refused(cli, csv_file, 
     secret = result.stdout.splitlines()[-1]
     assert len(secret) == 64 and "shown this once" in result.stderr
     assert cli("csv_hook_add", "log", "--exec", "cat -n").exit_code == 0
+    result = cli("csv_hook_add", "private", "--url", "https://ci:hunter2@example.com/")
+    assert result.stdout.splitlines()[0] == "Added hook private: https://ci:***@example.com/"
     listed = cli("csv_hook_list")
     assert listed.stdout.splitlines() == [
         "hook: alerts - https://example.com/hooks/csv - backlog: 0 - files: %s - events: missing - columns: name "
         "- min rows: 10" % csv_file,
-        "hook: log - exec: cat -n - backlog: 0"]
+        "hook: log - exec: cat -n - backlog: 0",
+        "hook: private - https://ci:***@example.com/ - backlog: 0"]
     as_json = cli("csv_hook_list", "--json").stdout
     assert json.loads(as_json)[1] == {"name": "log", "exec": ["cat", "-n"], "url": None, "files": [], "events": [],
                                       "columns": [], "min_rows": None, "backlog": 0, "last_error": None,
                                       "failing_since": None}
-    assert secret not in listed.output + as_json
+    assert secret not in listed.output + as_json and "hunter2" not in listed.output + as_json
 
     rows = store.execute("SELECT * FROM csv_hooks ORDER BY id")
     for arguments, code, message in [
@@ -383,7 +386,7 @@ def test_hooks_are_added_listed_and_deleted_and_bad_ones_refused(cli, csv_file, 
     assert cli("csv_hook_delete", "alerts").stdout == "Removed hook alerts\n"
     result = cli("csv_hook_delete", "alerts")
     assert (result.exit_code, result.stderr) == (1, "Error: No hook named alerts.\n")
-    assert [row[1] for row in store.execute("SELECT * FROM csv_hooks")] == ["log"]
+    assert [row[1] for row in store.execute("SELECT * FROM csv_hooks ORDER BY id")] == ["log", "private"]
 
 
 def test_a_hook_gets_only_what_is_recorded_after_it_was_added(cli, csv_file, tmp_path, forked_running):

@@ -1,6 +1,7 @@
 """The webhook client reads each answer to its end however the receiver frames it (a length, chunks, the end of
 the connection, after 1xx answers), keeps the connection for the next post where HTTP allows, and tells a
 failure: refused, closed mid-answer, not HTTP, not 2xx, too slow."""
+import base64
 import hashlib
 import hmac
 import socket
@@ -82,6 +83,13 @@ def test_posts_are_signed_and_share_one_connection(receiver_of):
     assert "X-CsvManager-Signature-256: %s\r\n" % signature in head
     assert "X-CsvManager-Delivery: 7\r\n" in head and "Content-Type: application/json\r\n" in head
     assert [body for _, body in receiver.requests] == [b'{"id": 7}\n', b'{"id": 8}\n', b'{"id": 9}\n']
+    assert "Authorization" not in head
+
+
+def test_a_user_and_password_in_the_url_are_sent_as_basic_authorization(receiver_of):
+    receiver = receiver_of(OK)
+    Webhook(receiver.url.replace("http://", "http://ci%40example:p%3Ass@"), "secret").send(b"{}", 1)
+    assert "Authorization: Basic %s\r\n" % base64.b64encode(b"ci@example:p:ss").decode() in receiver.requests[0][0]
 
 
 @pytest.mark.parametrize("answer", [

@@ -39,6 +39,8 @@ ROWS_BATCH_CHARS = 1 << 20
 VERSION_ORDER_LOCK_ID = 0x63737676
 #: The most versions csv_history --after reads at a time.
 AFTER_LIMIT = 1000
+#: The most files whose last numbered version after() remembers.
+NUMBERED_FILES = 10000
 #: The most changes queued together under one lease that are written in one transaction.
 BATCH_WRITES = 100
 #: How long a watcher about to start waits for the writes still queued for its file (see wait_until_recorded).
@@ -72,6 +74,8 @@ class History:
         self._writing_changes = 0
         self._reporting = False
         self._outage = outage if outage is not None else Outage(self.log)
+        #: {file id: (id, number) of the newest version after() numbered}, see _number_before.
+        self._numbered = {}
 
     def start(self):
         self._thread.start()
@@ -252,17 +256,28 @@ class History:
             numbers = {}
             for version in found:
                 if version.file_id not in numbers:
-                    numbers[version.file_id] = version.pruned_versions + session.query(
-                        func.count(self.Version.id)).filter(
-                        self.Version.file_id == version.file_id, self.Version.id < version.id,
-                        self.shown_versions()).scalar()
+                    numbers[version.file_id] = self._number_before(session, version)
             rows = self._rows_of([version.id for version in found], session)
             versions = []
             for version in found:
                 numbers[version.file_id] += 1
+                self._numbered[version.file_id] = (version.id, numbers[version.file_id])
                 versions.append(dict(self._version_dict(version, numbers[version.file_id], rows[version.id]),
                                      csv_file=version.csv_file))
             return versions
+
+    def _number_before(self, session, version):
+        """The number of the shown version of ``version``'s file before it (0 for none): counted from the last
+        one after() numbered, if that was earlier, since counting from the start made draining one file's
+        100,000 versions quadratic. A number never changes: pruning counts what it deletes."""
+        if len(self._numbered) > NUMBERED_FILES:
+            self._numbered.clear()
+        known_id, number = self._numbered.get(version.file_id, (0, version.pruned_versions))
+        if known_id >= version.id:
+            known_id, number = 0, version.pruned_versions
+        return number + session.query(func.count(self.Version.id)).filter(
+            self.Version.file_id == version.file_id, self.Version.id > known_id, self.Version.id < version.id,
+            self.shown_versions()).scalar()
 
     def newest_id(self):
         """The id of the newest recorded version (0 for none): what comes after it is new."""

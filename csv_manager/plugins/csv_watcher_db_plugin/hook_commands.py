@@ -8,7 +8,7 @@ from click import Argument, Choice, IntRange, Option
 from csv_manager.errors import CsvManagerError
 from csv_manager.plugins.csv_watcher_db_plugin.hook_delivery import Owners
 from csv_manager.plugins.csv_watcher_db_plugin.hooks import (
-    HOOK_EVENTS, check_files, check_name, check_url, parse_command)
+    HOOK_EVENTS, check_files, check_name, check_url, parse_command, shown_url)
 from csv_manager.plugins.csv_watcher_db_plugin.webhook import SIGNATURE_HEADER
 
 NAME_ARGUMENT = Argument(("name",), required=True)
@@ -46,7 +46,7 @@ def add_hook(store, history, watchers, name, command, url, files, events, column
     files = check_files(files, watchers)
     secret = store.add(name, argv, url, files, tuple(dict.fromkeys(events)), tuple(dict.fromkeys(columns)),
                        min_rows, history.newest_id())
-    click.echo("Added hook %s: %s" % (name, url if url is not None else "runs %s" % command))
+    click.echo("Added hook %s: %s" % (name, shown_url(url) if url is not None else "runs %s" % command))
     if secret is not None:
         click.echo("Its secret, shown this once: the receiver checks the %s header, sha256=HMAC-SHA256(secret, "
                    "body) in hex:" % SIGNATURE_HEADER, err=True)
@@ -62,7 +62,8 @@ def list_hooks(store, history, watchers, as_json):
     listed = []
     for hook in hooks:
         error, since = failures.get(hook.id, (None, None))
-        listed.append({"name": hook.name, "exec": list(hook.command) if hook.url is None else None, "url": hook.url,
+        url = shown_url(hook.url) if hook.url is not None else None
+        listed.append({"name": hook.name, "exec": list(hook.command) if hook.url is None else None, "url": url,
                        "files": list(hook.files), "events": list(hook.events), "columns": list(hook.columns),
                        "min_rows": hook.min_rows, "backlog": backlog(store, history, owners, hook),
                        "last_error": error, "failing_since": _iso(since)})

@@ -23,6 +23,7 @@ from csv_manager.errors import CsvManagerError
 from csv_manager.patterns.csv_watcher_pattern.folder import FilePattern
 from csv_manager.plugins.csv_watcher_db_plugin.hooks import document
 from csv_manager.plugins.csv_watcher_db_plugin.webhook import DeliveryError, Webhook
+from csv_manager.settings import whole_seconds
 
 #: The versions read at a time.
 BATCH = 200
@@ -265,16 +266,8 @@ class HookThread(threading.Thread):
 def retry_max_seconds(config):
     """The HOOK_RETRY_MAX_SECONDS of the app's ``config``; CsvManagerError naming the setting if it is not a
     whole number within RETRY_MAX_LIMITS."""
-    setting = config.get("HOOK_RETRY_MAX_SECONDS", RETRY_MAX_SECONDS)
-    try:
-        seconds = int(str(setting))
-    except ValueError:
-        seconds = 0
-    if not RETRY_MAX_LIMITS[0] <= seconds <= RETRY_MAX_LIMITS[1]:
-        raise CsvManagerError("The longest wait between a hook's retries (HOOK_RETRY_MAX_SECONDS or "
-                              "CSV_MANAGER_HOOK_RETRY_MAX_SECONDS) must be a whole number of seconds from %d to %d, "
-                              "not %r." % (*RETRY_MAX_LIMITS, setting))
-    return seconds
+    return whole_seconds(config, "HOOK_RETRY_MAX_SECONDS", RETRY_MAX_SECONDS, RETRY_MAX_LIMITS,
+                         "The longest wait between a hook's retries")
 
 
 def sender(hook):

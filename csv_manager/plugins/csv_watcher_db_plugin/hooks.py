@@ -172,6 +172,15 @@ def check_url(url):
     return url
 
 
+def shown_url(url):
+    """``url`` with its password, if any, as ``***``: listings are not the place for it."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = "%s:***@%s" % (parts.username, parts.netloc.rpartition("@")[2])
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
 def check_files(files, watchers):
     """The normalised ``files`` (``--file``), each a watcher's file or folder, or a file a folder watcher's
     pattern takes in."""
