@@ -33,7 +33,9 @@ SAVE_SECONDS = 1.0
 CATCH_UP_SECONDS = 60.0
 #: How often a hook looks for versions when nothing told it of one. It is told of each version this runner
 #: records and of each watcher it takes over: the look is a safety net, so that an idle hook costs nothing.
-IDLE_SECONDS = 10.0
+IDLE_SECONDS = 60.0
+#: How soon a hook tries again after its database failed.
+FAILED_SECONDS = 1.0
 RETRY_FIRST_SECONDS = 1.0
 RETRY_MAX_SECONDS = 30
 RETRY_MAX_LIMITS = (1, 3600)
@@ -143,18 +145,20 @@ class HookThread(threading.Thread):
 
     def run(self):
         while not self.stopping.is_set():
+            wait = 0.0
             try:
-                full = self._deliver_batch()
+                if not self._deliver_batch():
+                    wait = self._idle_seconds()
                 self._save()
             except CsvManagerError as error:
                 # The database failed (the run loop tells of outages); the batch is read again.
                 self._log.debug("Hook %s could not read or save its progress: %s", self.hook.name, error)
-                full = False
+                wait = FAILED_SECONDS
             except Exception:
                 self._log.exception("Hook %s failed unexpectedly; trying again", self.hook.name)
-                full = False
-            if not full:
-                self.wake.wait(self._idle_seconds())
+                wait = FAILED_SECONDS
+            if wait:
+                self.wake.wait(wait)
                 self.wake.clear()
         self._save_quietly()
 
