@@ -294,8 +294,12 @@ def seconds_until_reported(runner, files, mark, written, started):
     until ``runner`` has printed them all."""
     for path in files:
         append_row(path, mark, written)
-    return wait_until(lambda: not wait_reported([runner], written, timeout=0), 30,
-                      "every %s row reported by the runner left" % mark, started=started)
+    try:
+        return wait_until(lambda: not wait_reported([runner], written, timeout=0), 30,
+                          "every %s row reported by the runner left" % mark, started=started)
+    except AssertionError as error:
+        raise AssertionError("%s; unreported: %r; the runner's last stderr lines: %r" % (
+            error, sorted(wait_reported([runner], written, timeout=0)), runner.lines("stderr")[-10:]))
 
 
 def assert_rejoined_and_each_row_once(cli, runners, files, written, timeout=30):
