@@ -127,6 +127,23 @@ def record(history, csv_file, old, new):
     return change
 
 
+def test_a_version_id_is_never_given_twice_even_after_the_newest_were_purged(store, history):
+    """A reader (csv_history --after) or a hook whose cursor is at the newest id sees every later version, also
+    when the versions holding the highest ids were purged since."""
+    history.record_baseline("/data/a.csv", 0, b"id\n")
+    history.record_baseline("/data/b.csv", 0, b"id\n")
+    record(history, "/data/a.csv", b"id\n", b"id\n1\n")
+    record(history, "/data/b.csv", b"id\n", b"id\n1\n")
+    history.wait_until_recorded("/data/b.csv")
+    newest = history.newest_id()
+    assert history.purge("/data/b.csv") == 1
+    record(history, "/data/a.csv", b"id\n1\n", b"id\n1\n2\n")
+    history.wait_until_recorded("/data/a.csv")
+    (later,) = history.after(newest)
+    assert (later["csv_file"], later["new_rows"], later["number"]) == ("/data/a.csv", [{"id": "2"}], 2)
+    assert later["id"] > newest
+
+
 def test_an_append_to_a_large_file_stores_the_appended_rows_not_a_copy(history):
     body = b"".join(b"%d,name %d,city %d\n" % (number, number, number % 97) for number in range(50000))
     old = b"id,name,city\n" + body

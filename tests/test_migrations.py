@@ -71,7 +71,7 @@ def test_the_history_of_release_0_1_0_is_upgraded_and_still_shown(old_home, home
         "%s is missing row: {'id': '2', 'name': 'Grace'}" % old_home,
         "version 1 at 2026-11-27T22:21:47Z: 3 rows",
         "%s has new row: {'id': '3', 'name': 'Linus'}" % old_home]
-    assert revision(home) == [("0004",)]
+    assert revision(home) == [("0005",)]
 
 
 def test_the_recorded_content_of_release_0_1_0_is_restored_after_the_upgrade(old_home, home, forked_running):
@@ -81,13 +81,13 @@ def test_the_recorded_content_of_release_0_1_0_is_restored_after_the_upgrade(old
     assert lines[-1] == "%s has new row: {'id': '5', 'name': 'Grace'}" % old_home
     assert watcher.stop() == 0
     assert [line for line in watcher.seen["stdout"] if "row:" in line] == lines[-1:]
-    assert revision(home) == [("0004",)]
+    assert revision(home) == [("0005",)]
 
 
 def test_a_fresh_database_is_made_at_the_newest_revision(cli, home, csv_file):
     assert cli("csv_watcher_add", csv_file).exit_code == 0
     assert cli("csv_watcher_list", "--json").exit_code == 0
-    assert (revision(home), watcher_revision(home)) == ([("0004",)], [("0004",)])
+    assert (revision(home), watcher_revision(home)) == ([("0005",)], [("0004",)])
 
 
 def test_the_history_of_release_0_2_0_is_upgraded_and_still_shown(home_0_2_0, home):
@@ -98,7 +98,14 @@ def test_the_history_of_release_0_2_0_is_upgraded_and_still_shown(home_0_2_0, ho
         "%s has changed row id=2: name 'Grace' -> 'Grace Hopper'" % home_0_2_0,
         "version 1 at 2026-12-04T16:40:29Z: 3 rows",
         "%s has new row: {'id': '3', 'name': 'Linus'}" % home_0_2_0]
-    assert revision(home) == [("0004",)]
+    assert revision(home) == [("0005",)]
+    # Revision 0005 copied the versions into an AUTOINCREMENT table: its sequence starts at their highest id.
+    connection = sqlite3.connect(home / "history_db.db")
+    try:
+        assert connection.execute("SELECT seq FROM sqlite_sequence WHERE name = 'csv_history_versions'").fetchall() \
+            == connection.execute("SELECT max(id) FROM csv_history_versions").fetchall()
+    finally:
+        connection.close()
 
 
 def test_a_runner_claims_and_resumes_the_watcher_of_release_0_2_0_after_the_upgrade(home_0_2_0, home, forked_running):
@@ -109,7 +116,7 @@ def test_a_runner_claims_and_resumes_the_watcher_of_release_0_2_0_after_the_upgr
     assert lines[-1] == "%s has new row: {'id': '5', 'name': 'Barbara'}" % home_0_2_0
     assert watcher.stop() == 0
     assert [line for line in watcher.seen["stdout"] if "row:" in line] == lines[-1:]
-    assert revision(home) == [("0004",)]
+    assert revision(home) == [("0005",)]
 
 
 def test_the_watchers_of_release_0_2_0_become_file_watchers_and_a_folder_and_a_hook_can_be_added_beside_them(
@@ -154,7 +161,7 @@ def test_two_processes_upgrading_release_0_1_0_at_once_both_succeed_and_upgrade_
     results = [process.communicate(timeout=60) + (process.returncode,) for process in processes]
     assert [code for _, _, code in results] == [0, 0, 0, 0], [stderr for _, stderr, _ in results]
     assert results[0][0] == results[2][0] and results[1][0] == results[3][0]
-    assert (watcher_revision(home), revision(home)) == ([("0004",)], [("0004",)])
+    assert (watcher_revision(home), revision(home)) == ([("0004",)], [("0005",)])
 
 
 @pytest.mark.parametrize("store", ["postgresql"], indirect=True)

@@ -268,12 +268,15 @@ class History:
 
     def _number_before(self, session, version):
         """The number of the shown version of ``version``'s file before it (0 for none): counted from the last
-        one after() numbered, if that was earlier, since counting from the start made draining one file's
-        100,000 versions quadratic. A number never changes: pruning counts what it deletes."""
+        one after() numbered, if that was earlier and is still there, since counting from the start made
+        draining one file's 100,000 versions quadratic. A number never changes: pruning counts what it deletes,
+        and a version id is never given twice (migration 0005)."""
         if len(self._numbered) > NUMBERED_FILES:
             self._numbered.clear()
         known_id, number = self._numbered.get(version.file_id, (0, version.pruned_versions))
-        if known_id >= version.id:
+        if known_id >= version.id or known_id and session.query(self.Version.file_id).filter(
+                self.Version.id == known_id).scalar() != version.file_id:
+            # Later than this one, or gone with its file (purged; a new file may have its id): count from the start.
             known_id, number = 0, version.pruned_versions
         return number + session.query(func.count(self.Version.id)).filter(
             self.Version.file_id == version.file_id, self.Version.id > known_id, self.Version.id < version.id,

@@ -38,6 +38,8 @@ def get_models(db):
 
     class CsvHistoryVersion(Base):
         __tablename__ = "csv_history_versions"
+        #: An id is never given twice (a reader's cursor, a hook's): see migration 0005.
+        __table_args__ = {"sqlite_autoincrement": True}
 
         id = Column(Integer, primary_key=True)
         file_id = Column(Integer, ForeignKey("csv_history_files.id"), nullable=False, index=True)

@@ -12,7 +12,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 #: Release 0.1.0 made the history tables without a migration: they are revision 0001.
 HISTORY = Migrations(
-    script_location=os.path.join(HERE, "history"), head="0004", version_table="alembic_version",
+    script_location=os.path.join(HERE, "history"), head="0005", version_table="alembic_version",
     adopted="0001", adopted_table="csv_history_files",
     adopted_columns=frozenset({"id", "csv_file", "snapshot", "snapshot_rows", "snapshot_size", "snapshot_version",
                                "content_hash", "patched_bytes"}))
