@@ -449,19 +449,25 @@ class PostgresLocks(Locks):
         return not self.lost
 
     def _evict_stalled(self):
-        """End the lock sessions of other runners of this namespace that have been quiet (not running a
-        statement) for longer than the stall bound: their runners stopped answering, and the server releases
-        their locks with their sessions. The server's own timeouts cannot see every such runner: one stopped in
-        the middle of a pipeline of statements (an executemany) leaves its session waiting for the rest of a
-        message, where neither ``idle_session_timeout`` nor TCP keepalives apply. Sessions of another role need
-        the ``pg_signal_backend`` role; without it a stalled runner is said once and left to the server."""
+        """End the lock sessions of other runners of this namespace that have been quiet for longer than the
+        stall bound: not running a statement, or waiting for their client to send the rest of one. Their runners
+        stopped answering, and the server releases their locks with their sessions.
+
+        The server's own timeouts cannot see every such runner: one stopped in the middle of a pipeline of
+        statements (an executemany) leaves its session ``active``, waiting (``ClientRead``) for the rest of the
+        pipeline, where neither ``idle_in_transaction_session_timeout`` nor TCP keepalives apply; this query
+        passed such sessions over until a test stopped a runner there (test_runner_locks.py). A live runner
+        sends a pipeline at once, and one whose statement takes longer than the bound counts its locks as lost
+        anyway. Sessions of another role need the ``pg_signal_backend`` role; without it a stalled runner is
+        said once and left to the server."""
         if self.stall_seconds is None:
             self._scalar("SELECT 1")
             return
         try:
             self._rows(
                 "SELECT pg_terminate_backend(a.pid) FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid "
-                "WHERE %s AND objid::bigint = 0 AND a.pid <> pg_backend_pid() AND a.state <> 'active' "
+                "WHERE %s AND objid::bigint = 0 AND a.pid <> pg_backend_pid() "
+                "AND (a.state <> 'active' OR a.wait_event = 'ClientRead') "
                 "AND a.state_change < now() - make_interval(secs => :stall)" % _OUR_ADVISORY_LOCKS,
                 stall=self.stall_seconds)
         except CsvManagerError as error:
