@@ -25,6 +25,7 @@ and the two this plugin sends:
 import json
 import os
 import time
+from typing import NamedTuple
 
 import click
 from click import Argument, IntRange, Option
@@ -87,7 +88,7 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         #: The watchers this runner owns, for its hook deliveries (see hook_delivery.py).
         self._owners = Owners({})
         self.quiet_seconds = QUIET_SECONDS
-        #: (commit counter, {csv_file: id}, {csv_file: interval}) of the watcher table at the run loop's last read.
+        #: The watcher table at the run loop's last read (a Polled).
         self._polled = None
 
     def activate(self):
@@ -452,23 +453,21 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
 
     def _poll_watchers(self, outage, commits, reporter, deliveries):
         """load_watchers() and this runner's share of them, and the hooks it delivers, for the run loop: a
-        database that fails for a while
-        (locked, restarting) is told through ``outage`` and tried again on the next poll; the watchers this
-        runner can still prove it owns keep running meanwhile.
+        database that fails for a while (locked, restarting) is told through ``outage`` and tried again on the
+        next poll; the watchers this runner can still prove it owns keep running meanwhile.
 
         ``commits`` (see database.commit_counter) tells when the watcher table cannot have changed since the
         last poll: then it is not read again (reading 1,000 rows a second was most of an idle runner's CPU)."""
         try:
             commit = commits() if commits is not None else None
-            if commit is None or self._polled is None or self._polled[0] != commit:
+            if commit is None or self._polled is None or self._polled.commit != commit:
                 stored = self.load_watchers()
                 if self._polled is not None:
-                    _report_watcher_changes(reporter, self._polled[2], stored)
-                self._polled = (commit, {watcher["csv_file"]: watcher["id"] for watcher in stored},
-                                {watcher["csv_file"]: watcher["interval"] for watcher in stored},
-                                {watcher["csv_file"]: watcher["pattern"] for watcher in stored})
+                    _report_watcher_changes(reporter, self._polled.intervals, stored)
+                self._polled = Polled(commit, *({watcher["csv_file"]: watcher[column] for watcher in stored}
+                                                for column in ("id", "interval", "pattern")))
                 deliveries.update(self.hooks.hooks())
-            self.share.balance(self._polled[1])
+            self.share.balance(self._polled.ids)
             self.status.publish([(self.csv_watcher.get(csv_file), lease)
                                  for csv_file, lease in self.share.leases.items()])
         except CsvManagerError as error:
@@ -477,7 +476,7 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         else:
             outage.succeeded("watcher list")
         if self._polled is not None:
-            owned = {csv_file: self._polled[3].get(csv_file) for csv_file in self.share.leases}
+            owned = {csv_file: self._polled.patterns.get(csv_file) for csv_file in self.share.leases}
             if owned != self._owners.watchers:
                 self._owners = Owners(owned)
                 deliveries.wake()
@@ -521,6 +520,16 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
             stored = query.order_by(self.Watcher.id).all()
         return [dict({"id": row[0], "csv_file": row[1], "interval": row[2]}, **read_options(*row[3:6]),
                      pattern=row[6]) for row in stored]
+
+
+class Polled(NamedTuple):
+    """The watcher table as the run loop read it last: the commit counter then, and {csv_file: id, interval,
+    pattern} of every watcher."""
+
+    commit: object
+    ids: dict
+    intervals: dict
+    patterns: dict
 
 
 def _new_pattern(watcher, pattern, stored):
