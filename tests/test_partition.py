@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from conftest import SCRIPT, Running
 from netcut import Namespace, Relay
 from test_runners import (assert_rejoined_and_each_row_once, make_files, reported, seconds_until_reported, settled,
-                          wait_until)
+                          wait_until, watching)
 
 pytestmark = [pytest.mark.timeout(150), pytest.mark.parametrize("store", ["postgresql"], indirect=True)]
 
@@ -69,6 +69,7 @@ def test_a_runner_cut_off_without_a_reset_loses_its_watchers_and_stops_writing(
     cut_off, other = cut_off_runner("--json"), forked_running("--json")
     runners = [cut_off, other]
     wait_until(settled(runners, 10), 30, "10 watchers shared by 2 runners")
+    wait_until(watching(runners, files), 30, "the first read of every file recorded")
 
     namespace.cut()
     cut_at = time.monotonic()

@@ -74,6 +74,20 @@ def settled(runners, watchers):
     return check
 
 
+def watching(runners, files):
+    """Every one of ``files`` announced as ``watching`` by one of the ``--json`` runners: its first read is
+    recorded. Until then a runner that stops takes the file's content with it, and the runner that takes the
+    watcher over reads the file as a silent baseline, rows written meanwhile included."""
+    wanted = {str(path) for path in files}
+
+    def check():
+        for runner in runners:
+            runner.drain()
+        lines = [json.loads(line) for runner in runners for line in runner.seen["stdout"]]
+        return wanted <= {event["csv_file"] for event in lines if event["event"] == "watching"}
+    return check
+
+
 def assert_listing_agrees(cli, runners, timeout=10):
     """csv_watcher_list --json names the same owners, for as many watchers, as the runners say they own (once
     the locks of watchers just handed over are released, which follows their queued writes)."""
@@ -173,6 +187,7 @@ def test_three_runners_report_and_record_every_row_exactly_once_through_a_kill_a
     files = make_files(cli, tmp_path, 30)
     runners = [forked_running("--json") for _ in range(3)]
     wait_until(settled(runners, 30), 30, "30 watchers shared by 3 runners")
+    wait_until(watching(runners, files), 30, "the first read of every file recorded")
     assert_listing_agrees(cli, runners)
     with Appender(files) as appender:
         wait_until(lambda: len(appender.written) >= 150, 30, "150 rows written")
@@ -277,6 +292,7 @@ def test_a_stopped_runner_loses_its_watchers_to_the_other_and_rejoins_when_conti
     files = make_files(cli, tmp_path, 10)
     runners = [forked_running("--json") for _ in range(2)]
     wait_until(settled(runners, 10), 30, "10 watchers shared by 2 runners")
+    wait_until(watching(runners, files), 30, "the first read of every file recorded")
     stalled, other = runners
     stop_outside_a_write(store, home, stalled)
     stopped = time.monotonic()
