@@ -18,7 +18,8 @@ import sys
 import time
 
 from bench_watcher import best  # a sibling script, not a package
-from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff, read
+from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff
+from csv_manager.patterns.csv_watcher_pattern.version import read
 
 HEADER = b"id,name,city,amount,note\n"
 

@@ -201,7 +201,8 @@ def history_after_changes(workdir, rows, changes):
     ``changes`` changes at both ends (each patch spans the file, so snapshots are rewritten often), and the
     bytes it must hold: snapshots, patches and rows."""
     from csv_manager.applications import CsvManagerApp
-    from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff, read
+    from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff
+    from csv_manager.patterns.csv_watcher_pattern.version import read
     from csv_manager.plugins.csv_document_plugin.history import History
     os.environ["CSV_MANAGER_HOME"] = os.path.join(workdir, "history")
     app = CsvManagerApp()

@@ -97,7 +97,8 @@ def _fill(app, watchers, big, rows):
     from sqlalchemy import insert
 
     from csv_manager.database import transaction
-    from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff, read
+    from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff
+    from csv_manager.patterns.csv_watcher_pattern.version import read
 
     watcher_plugin = app.app.plugins.get("CsvWatcherDbPlugin")
     history = app.app.plugins.get("CsvDocumentPlugin").setup_db()

@@ -8,7 +8,8 @@ import io
 import os
 from collections import Counter
 
-from csv_manager.patterns.csv_watcher_pattern.csv_diff import DEFAULT, read
+from csv_manager.patterns.csv_watcher_pattern.dialect import DEFAULT
+from csv_manager.patterns.csv_watcher_pattern.version import read
 from csv_manager.patterns.csv_watcher_pattern.watcher import QUIET_SECONDS, CsvWatcher
 
 #: How far the test clock moves at each tick during a write: a writer's pauses stay shorter than the quiet

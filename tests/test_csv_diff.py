@@ -5,7 +5,9 @@ tests/test_oracle.py checks the same against csv.DictReader on generated files; 
 
 import pytest
 
-from csv_manager.patterns.csv_watcher_pattern.csv_diff import DEFAULT, check_dialect, diff, read, suggested_delimiter
+from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff
+from csv_manager.patterns.csv_watcher_pattern.dialect import DEFAULT, check_dialect, suggested_delimiter
+from csv_manager.patterns.csv_watcher_pattern.version import read
 
 
 def rows_of(data):

@@ -5,7 +5,9 @@ import threading
 
 import pytest
 
-from csv_manager.patterns.csv_watcher_pattern.csv_diff import check_dialect, diff, read
+from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff
+from csv_manager.patterns.csv_watcher_pattern.dialect import check_dialect
+from csv_manager.patterns.csv_watcher_pattern.version import read
 from csv_manager.patterns.csv_watcher_pattern.gc_pause import gc_paused
 
 pytestmark = pytest.mark.timeout(30)

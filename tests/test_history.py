@@ -12,7 +12,8 @@ from sqlalchemy import inspect
 from conftest import append
 from csv_manager.applications import CsvManagerApp
 from csv_manager.database import WAL_SIZE_LIMIT
-from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff, read
+from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff
+from csv_manager.patterns.csv_watcher_pattern.version import read
 from csv_manager.plugins.csv_document_plugin import history as history_module
 from csv_manager.plugins.csv_document_plugin.history import History
 

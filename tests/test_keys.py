@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff, read
+from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff
+from csv_manager.patterns.csv_watcher_pattern.version import read
 from csv_manager.patterns.csv_watcher_pattern.keys import MISSING_COLUMNS, REPEATED_KEY
 from oracle import dictreader, shared_values
 

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import append, forked_run
 from csv_manager.applications import CsvManagerApp
-from csv_manager.patterns.csv_watcher_pattern.csv_diff import Dialect
+from csv_manager.patterns.csv_watcher_pattern.dialect import Dialect
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -18,7 +18,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from csv_manager.patterns.csv_watcher_pattern import csv_diff
-from csv_manager.patterns.csv_watcher_pattern.csv_diff import DELIMITERS, check_dialect, diff, read
+from csv_manager.patterns.csv_watcher_pattern import records as records_module
+from csv_manager.patterns.csv_watcher_pattern import version as version_module
+from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff
+from csv_manager.patterns.csv_watcher_pattern.dialect import DELIMITERS, check_dialect
+from csv_manager.patterns.csv_watcher_pattern.version import read
 from oracle import WRITERS, Watched, check_edit, dictreader_rows, expected_change
 
 EXAMPLES = int(os.environ.get("CSV_MANAGER_ORACLE_EXAMPLES", "300"))
@@ -53,13 +57,14 @@ RAW_TEXT = _strategies_by_plainness(lambda plain: st.text(
 def tiny_boundaries():
     """Chunks of 8 bytes, a checkpoint every 4 bytes and blocks of 2 (module-scoped: Hypothesis runs many
     examples in one test call)."""
-    names = ("CHUNK", "PLAIN_CHUNK", "CHECKPOINT_BYTES", "BLOCK")
-    saved = [getattr(csv_diff, name) for name in names]
-    for name, size in zip(names, (8, 8, 4, 2)):
-        setattr(csv_diff, name, size)
+    sizes = {(records_module, "CHUNK"): 8, (version_module, "PLAIN_CHUNK"): 8,
+             (records_module, "CHECKPOINT_BYTES"): 4, (csv_diff, "BLOCK"): 2}
+    saved = {(module, name): getattr(module, name) for module, name in sizes}
+    for (module, name), size in sizes.items():
+        setattr(module, name, size)
     yield
-    for name, size in zip(names, saved):
-        setattr(csv_diff, name, size)
+    for (module, name), size in saved.items():
+        setattr(module, name, size)
 
 
 @functools.lru_cache(maxsize=None)

@@ -9,7 +9,8 @@ import pytest
 
 from conftest import append
 from csv_manager.applications import CsvManagerApp
-from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff, read
+from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff
+from csv_manager.patterns.csv_watcher_pattern.version import read
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -38,7 +38,7 @@ import threading
 
 from groundwork.patterns import GwThreadsPattern
 
-from csv_manager.patterns.csv_watcher_pattern.csv_diff import DEFAULT
+from csv_manager.patterns.csv_watcher_pattern.dialect import DEFAULT
 from csv_manager.patterns.csv_watcher_pattern.folder import FolderWatcher
 from csv_manager.patterns.csv_watcher_pattern.notifier import Notifier
 from csv_manager.patterns.csv_watcher_pattern.ticker import Ticker
@@ -86,7 +86,7 @@ class CsvWatcherPlugin:
                  pattern=None):
         """Register a watcher for ``csv_file`` (an absolute path) checking every ``interval`` seconds; a state
         that may be a writer's intermediate one is reported once unchanged for ``quiet_seconds``. The file is
-        read in ``dialect`` (csv_diff.Dialect) and its rows matched by the columns ``key`` (see keys.py).
+        read in ``dialect`` (dialect.Dialect) and its rows matched by the columns ``key`` (see keys.py).
         With a ``pattern`` (see folder.py), ``csv_file`` is a folder and every file in it that matches is
         watched so."""
         return self._app.csv_watcher.register(csv_file, interval, description, quiet_seconds, self._plugin, key,

@@ -17,7 +17,7 @@ import operator
 from collections import Counter
 from dataclasses import dataclass
 
-from csv_manager.patterns.csv_watcher_pattern.rows import as_dict
+from csv_manager.patterns.csv_watcher_pattern.rows import as_dict, positions, shared_columns
 
 #: Why rows were left unmatched (see :class:`Unmatched`).
 MISSING_COLUMNS = "missing columns"
@@ -72,11 +72,11 @@ def match_keys(change, key, old_header, new_header):
 def _keys(rows, key, header):
     """The key values of each row (a list of fields read with ``header``) as a tuple, as its dict would give
     them: the last of a repeated name's fields, None for a field the row is too short to have."""
-    last = _last_positions(header)
-    positions = [last[name] for name in key]
-    if min(map(len, rows), default=0) > max(positions):
-        return list(zip(*(map(operator.itemgetter(position), rows) for position in positions)))
-    return [tuple(row[position] if position < len(row) else None for position in positions) for row in rows]
+    at = positions(header)
+    columns = [at[name] for name in key]
+    if min(map(len, rows), default=0) > max(columns):
+        return list(zip(*(map(operator.itemgetter(column), rows) for column in columns)))
+    return [tuple(row[column] if column < len(row) else None for column in columns) for row in rows]
 
 
 def _changed_pairs(key, old_header, new_header, keys, olds, news):
@@ -88,8 +88,7 @@ def _changed_pairs(key, old_header, new_header, keys, olds, news):
         return _changed_by_position(key, new_header, keys, olds, news)
     order = None
     if old_header != new_header:
-        shared = set(old_header)
-        order = {name: index for index, name in enumerate(dict.fromkeys(new_header)) if name in shared}
+        order = {name: index for index, name in enumerate(shared_columns(old_header, new_header))}
         order[None] = len(order)
     return [_changed_dicts(key, values, as_dict(old_header, old), as_dict(new_header, new), order)
             for values, old, new in zip(keys, olds, news)]
@@ -116,11 +115,6 @@ def _changed_dicts(key, values, old, new, order):
     names = order or dict.fromkeys(itertools.chain(new, old))
     changes = {name: [old.get(name), new.get(name)] for name in names if old.get(name) != new.get(name)}
     return {"key": dict(zip(key, values)), "changes": changes, "row": new}
-
-
-def _last_positions(header):
-    """The position of each name of ``header``: the last one of a repeated name, as its dict keeps it."""
-    return {name: index for index, name in enumerate(header)}
 
 
 def _unique(keys):

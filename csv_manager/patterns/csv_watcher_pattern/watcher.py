@@ -44,8 +44,10 @@ import stat
 import threading
 import time
 
-from csv_manager.patterns.csv_watcher_pattern.csv_diff import (
-    DEFAULT, LINE_ENDS, delimiter_name, diff, read, suggested_delimiter)
+from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff
+from csv_manager.patterns.csv_watcher_pattern.dialect import DEFAULT, delimiter_name, suggested_delimiter
+from csv_manager.patterns.csv_watcher_pattern.records import LINE_ENDS
+from csv_manager.patterns.csv_watcher_pattern.version import read
 from csv_manager.patterns.csv_watcher_pattern.keys import MISSING_COLUMNS
 
 RACY_SECONDS = 2
@@ -100,7 +102,7 @@ class CsvWatcher(Threaded):
       (``missing``, ``empty``, ``unreadable`` or ``invalid``; ``reason`` says why), or ``back`` (reason None)
       with the content it had before the problem (content that differs comes as a change with ``back``).
 
-    The file is read in ``dialect`` (csv_diff.Dialect: delimiter and encoding); ``key`` is a tuple of column
+    The file is read in ``dialect`` (dialect.Dialect: delimiter and encoding); ``key`` is a tuple of column
     names, empty for none.
 
     The loop runs in the groundwork thread ``thread`` (a :class:`groundwork.patterns.gw_threads_pattern.Thread`)

@@ -26,7 +26,7 @@ from csv_manager.database import close, register_configured
 from csv_manager.errors import CsvManagerError
 from csv_manager.migrations import prepare_migrated_tables
 from csv_manager.patterns import CsvWatcherPattern
-from csv_manager.patterns.csv_watcher_pattern.csv_diff import DEFAULT
+from csv_manager.patterns.csv_watcher_pattern.dialect import DEFAULT
 from csv_manager.plugins.csv_document_plugin.history import History
 from csv_manager.plugins.csv_document_plugin.history_output import (
     SinceType, check_cursor_options, check_history_options, print_after, print_diff, print_pruned, print_versions,

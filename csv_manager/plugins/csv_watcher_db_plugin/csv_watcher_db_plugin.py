@@ -42,7 +42,7 @@ from csv_manager.errors import CsvManagerError
 from csv_manager.migrations import prepare_migrated_tables
 from csv_manager.outage import Outage
 from csv_manager.patterns import CsvWatcherPattern
-from csv_manager.patterns.csv_watcher_pattern.csv_diff import DEFAULT, Dialect
+from csv_manager.patterns.csv_watcher_pattern.dialect import DEFAULT, Dialect
 from csv_manager.patterns.csv_watcher_pattern.watcher import QUIET_SECONDS
 from csv_manager.plugins.csv_watcher_db_plugin import hook_commands, migrations
 from csv_manager.patterns.csv_watcher_pattern.folder import DEFAULT_PATTERN

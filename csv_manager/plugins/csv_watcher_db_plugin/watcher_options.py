@@ -8,8 +8,9 @@ import json
 
 import click
 
-from csv_manager.patterns.csv_watcher_pattern.csv_diff import (
-    DEFAULT, DELIMITERS, Dialect, check_dialect, delimiter_name, header_of, suggested_delimiter)
+from csv_manager.patterns.csv_watcher_pattern.dialect import (
+    DEFAULT, DELIMITERS, Dialect, check_dialect, delimiter_name, suggested_delimiter)
+from csv_manager.patterns.csv_watcher_pattern.version import header_of
 
 #: How much of a file csv_watcher_add reads to check --key against its header.
 HEADER_BYTES = 1 << 20

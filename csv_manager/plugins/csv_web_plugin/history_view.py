@@ -9,7 +9,7 @@ from urllib.parse import quote
 from flask import abort, flash, redirect, request, url_for
 
 from csv_manager.errors import CsvManagerError
-from csv_manager.patterns.csv_watcher_pattern.csv_diff import DEFAULT
+from csv_manager.patterns.csv_watcher_pattern.dialect import DEFAULT
 from csv_manager.plugins.csv_document_plugin.history_output import diff_versions
 from csv_manager.plugins.csv_document_plugin.history_pages import (
     file_versions, files_page, newest_versions, version_rows)
