@@ -36,7 +36,7 @@ import zlib
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_runners import cpu_seconds, print_table  # noqa: E402  (a sibling script, not a package)
 
-from csv_manager.plugins.csv_document_plugin.history import content_hash  # noqa: E402
+from csv_manager.plugins.csv_document_plugin.version_writes import content_hash  # noqa: E402
 
 
 class Receiver:

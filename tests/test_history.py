@@ -14,7 +14,7 @@ from csv_manager.applications import CsvManagerApp
 from csv_manager.database import WAL_SIZE_LIMIT
 from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff
 from csv_manager.patterns.csv_watcher_pattern.version import read
-from csv_manager.plugins.csv_document_plugin import history as history_module
+from csv_manager.plugins.csv_document_plugin import version_writes
 from csv_manager.plugins.csv_document_plugin.history import History
 
 pytestmark = pytest.mark.timeout(180)
@@ -163,7 +163,7 @@ def test_an_append_to_a_large_file_stores_the_appended_rows_not_a_copy(history):
 
 
 def test_rows_inserted_in_many_batches_are_all_recorded_in_order(history, monkeypatch):
-    monkeypatch.setattr(history_module, "ROWS_BATCH_CHARS", 100)
+    monkeypatch.setattr(version_writes, "ROWS_BATCH_CHARS", 100)
     old = b"id,name\n" + b"".join(b"%d,name %d\n" % (number, number) for number in range(100))
     new = old.replace(b"0,name", b"0,renamed") + b"".join(b"x%d,new\n" % number for number in range(40))
     history.record_baseline("/data/batches.csv", 100, old)

@@ -24,7 +24,7 @@ import click
 from csv_manager.errors import CsvManagerError
 from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff
 from csv_manager.patterns.csv_watcher_pattern.version import read
-from csv_manager.plugins.csv_document_plugin.history import AFTER_LIMIT
+from csv_manager.plugins.csv_document_plugin.history_reads import AFTER_LIMIT
 from csv_manager.plugins.csv_watcher_db_plugin.reporter import record_events
 
 #: How often csv_history --follow asks for new versions.

@@ -59,7 +59,7 @@ def file_versions(history, csv_file, offset, limit):
     """(number of versions of ``csv_file``, its versions newest first from ``offset`` on, at most ``limit``);
     None if it has no history."""
     with transaction(history.db) as session:
-        record = session.query(history.File).filter_by(csv_file=csv_file).first()
+        record = history.File.of(session, csv_file)
         if record is None:
             return None
         ids = _shown_ids(session, history, record)
@@ -76,7 +76,7 @@ def version_rows(history, csv_file, number, offset, limit):
     """(the version ``number`` of ``csv_file`` without preview, its rows from ``offset`` on as (change, row)
     pairs, at most ``limit``); None if there is no such version."""
     with transaction(history.db) as session:
-        record = session.query(history.File).filter_by(csv_file=csv_file).first()
+        record = history.File.of(session, csv_file)
         if record is None:
             return None
         ids = _shown_ids(session, history, record)

@@ -36,6 +36,11 @@ def get_models(db):
         #: Versions deleted by csv_history --prune: the kept ones keep their numbers.
         pruned_versions = Column(Integer, nullable=False, default=0, server_default="0")
 
+        @classmethod
+        def of(cls, session, csv_file):
+            """The history of ``csv_file`` in ``session``, or None if it has none."""
+            return session.query(cls).filter_by(csv_file=csv_file).first()
+
     class CsvHistoryVersion(Base):
         __tablename__ = "csv_history_versions"
         #: An id is never given twice (a reader's cursor, a hook's): see migration 0005.
