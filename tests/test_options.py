@@ -183,7 +183,7 @@ def test_a_watcher_handed_over_is_registered_again_with_its_key_and_dialect(cli,
         plugin = app.app.plugins.get("CsvWatcherDbPlugin")
         plugin.load_watchers()
         before = plugin.csv_watcher.get(str(prices))
-        plugin._restart_later(str(prices))  # what a runner does with a watcher it hands over or could not start
+        plugin.restart_later(str(prices))  # what a runner does with a watcher it hands over or could not start
         after = plugin.csv_watcher.get(str(prices))
         assert after is not before
         assert (after.interval, after.key, after.dialect) == (before.interval, ("id",), Dialect(";", "cp1252"))

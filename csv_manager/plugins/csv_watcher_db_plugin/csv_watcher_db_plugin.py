@@ -22,46 +22,33 @@ and the two this plugin sends:
 - ``csv_watcher_deleted`` (csv_file, purge, say): a watcher was deleted; ``purge`` asks to delete its history
   too, and what that did is told through ``say`` (see add_watcher).
 """
-import json
-import os
-import time
-from typing import NamedTuple
-
 import click
-from click import Argument, IntRange, Option
 from click.core import ParameterSource
 from groundwork.patterns import GwCommandsPattern
 from groundwork_database.patterns import GwSqlPattern
 from sqlalchemy import Column, Integer, String, Text
 from sqlalchemy.exc import IntegrityError
 
-from csv_manager import stall
 from csv_manager.compat import register_model
-from csv_manager.database import bound_runner_sessions, close, commit_counter, register_configured, transaction
+from csv_manager.database import close, register_configured, transaction
 from csv_manager.errors import CsvManagerError
 from csv_manager.migrations import prepare_migrated_tables
 from csv_manager.outage import Outage
 from csv_manager.patterns import CsvWatcherPattern
 from csv_manager.patterns.csv_watcher_pattern.dialect import DEFAULT, Dialect
-from csv_manager.patterns.csv_watcher_pattern.watcher import QUIET_SECONDS
-from csv_manager.plugins.csv_watcher_db_plugin import hook_commands, migrations
 from csv_manager.patterns.csv_watcher_pattern.folder import DEFAULT_PATTERN
+from csv_manager.patterns.csv_watcher_pattern.watcher import QUIET_SECONDS
+from csv_manager.plugins.csv_watcher_db_plugin import hook_commands, migrations, watcher_commands
 from csv_manager.plugins.csv_watcher_db_plugin.csv_file_path import check_watchable, normalise
 from csv_manager.plugins.csv_watcher_db_plugin.folders import (
     check_folder, check_not_overlapping, count_files, is_folder)
-from csv_manager.plugins.csv_watcher_db_plugin.hook_delivery import Deliveries, Owners, retry_max_seconds
 from csv_manager.plugins.csv_watcher_db_plugin.hooks import HookStore, hook_models
+from csv_manager.plugins.csv_watcher_db_plugin.runner import Runner
+from csv_manager.plugins.csv_watcher_db_plugin.status import describe
+from csv_manager.plugins.csv_watcher_db_plugin.watcher_commands import DEFAULT_INTERVAL, count_shown
 from csv_manager.plugins.csv_watcher_db_plugin.watcher_options import (
-    DelimiterType, EncodingType, check_key, delimiter_hint, describe_options, options_of, read_header,
-    read_options, stored_options)
-from csv_manager.plugins.csv_watcher_db_plugin.reporter import Reporter
-from csv_manager.plugins.csv_watcher_db_plugin.sharing import Share
-from csv_manager.plugins.csv_watcher_db_plugin.status import StatusPublisher, describe
-from csv_manager.plugins.csv_watcher_db_plugin.stop_request import StopRequest
+    check_key, delimiter_hint, describe_options, options_of, read_header, read_options, stored_options)
 
-DEFAULT_INTERVAL = 10
-#: One day. Longer intervals are almost always a typo (milliseconds for seconds).
-MAX_INTERVAL = 86400
 MAX_QUIET_SECONDS = 3600
 SIGNALS = {
     "csv_watcher_recorder": "Sent by csv_watcher_run and csv_watcher_list to find the plugin that records what "
@@ -81,66 +68,28 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         super().__init__(app, **kwargs)
         self.db = None
         self.Watcher = None
-        self.recorder = None
-        self.share = None
-        self.status = None
         self.hooks = None
-        #: The watchers this runner owns, for its hook deliveries (see hook_delivery.py).
-        self._owners = Owners({})
         self.quiet_seconds = QUIET_SECONDS
-        #: The watcher table at the run loop's last read (a Polled).
-        self._polled = None
+        #: The run loop, while csv_watcher_run runs (see runner.py).
+        self.runner = None
 
     def activate(self):
-        path_argument = Argument(("csv_file",), required=True, type=str)
-        pattern_option = Option(("--pattern",), metavar="GLOB",
-                                help="For a folder CSV_FILE: the files in it to watch, those whose path in it "
-                                     "matches GLOB (default %s; **/ descends into subfolders), files that arrive "
-                                     "later included." % DEFAULT_PATTERN)
-        interval_option = Option(("-i", "--interval"), type=IntRange(1, MAX_INTERVAL), default=DEFAULT_INTERVAL,
-                                 show_default=True,
-                                 help="Seconds between two checks of the file (1 to %d)." % MAX_INTERVAL)
-        json_option = Option(("--json", "as_json"), is_flag=True, help="Print JSON instead of text.")
-        timestamps_option = Option(("--timestamps",), is_flag=True,
-                                   help="Begin each line with the time it tells of (ISO 8601 UTC, milliseconds); "
-                                        "JSON lines always carry it as \"at\".")
-        purge_option = Option(("--purge",), is_flag=True, help="Also delete the recorded history of CSV_FILE.")
-
-        status_option = Option(("--status",), is_flag=True,
-                               help="Add each watcher's state and the runner that owns it (host:pid).")
         self.commands.register("csv_watcher_list", "Shows all csv watchers.", self.csv_watcher_list,
-                               params=[json_option, status_option])
-        key_option = Option(("--key", "key"), multiple=True, metavar="COLUMN",
-                            help="Match rows by this column (repeat for a compound key): a row whose key is still "
-                                 "there with other values is reported as changed, naming the changed fields.")
-        delimiter_option = Option(("--delimiter",), type=DelimiterType(), default=",", show_default=True,
-                                  help="The field delimiter: , ; | or tab.")
-        encoding_option = Option(("--encoding",), type=EncodingType(), default="utf-8", show_default=True,
-                                 help="The file's encoding, any Python text encoding (cp1252, latin-1, utf-16 as "
-                                      "Excel's Unicode text...); UTF-8 may start with a BOM.")
+                               params=watcher_commands.LIST_PARAMS)
         self.commands.register("csv_watcher_add", "Adds a permanent watcher for CSV_FILE, or for the CSV files in "
                                                   "the folder CSV_FILE (see --pattern).", self.csv_watcher_add,
-                               params=[path_argument, interval_option, key_option, delimiter_option,
-                                       encoding_option, pattern_option])
+                               params=watcher_commands.ADD_PARAMS)
         self.commands.register("csv_watcher_delete", "Removes the permanent watcher of CSV_FILE.",
-                               self.csv_watcher_delete, params=[path_argument, purge_option])
-        new_interval_option = Option(("-i", "--interval"), type=IntRange(1, MAX_INTERVAL),
-                                     help="The new number of seconds between two checks (1 to %d)." % MAX_INTERVAL)
-        no_key_option = Option(("--no-key",), is_flag=True, help="Match rows without a key from now on.")
-        new_delimiter_option = Option(("--delimiter",), type=DelimiterType(), help="The new delimiter: , ; | or tab.")
-        new_encoding_option = Option(("--encoding",), type=EncodingType(), help="The new encoding.")
-        new_pattern_option = Option(("--pattern",), metavar="GLOB", help="The new pattern of a folder's files.")
+                               self.csv_watcher_delete, params=watcher_commands.DELETE_PARAMS)
         self.commands.register("csv_watcher_update", "Changes how often CSV_FILE is checked, or how it is read "
                                                      "(key, delimiter, encoding, a folder's pattern). Its history "
                                                      "is kept, and a running csv_watcher_run picks the change up "
                                                      "within a second.",
-                               self.csv_watcher_update, params=[path_argument, new_interval_option, key_option,
-                                                                no_key_option, new_delimiter_option,
-                                                                new_encoding_option, new_pattern_option])
+                               self.csv_watcher_update, params=watcher_commands.UPDATE_PARAMS)
         self.commands.register("csv_watcher_run",
                                "Watches the csv files and prints new and missing rows until stopped "
                                "(Ctrl-C or SIGTERM). Runners sharing one store split the files between them.",
-                               self.csv_watcher_run, params=[json_option, timestamps_option])
+                               self.csv_watcher_run, params=watcher_commands.RUN_PARAMS)
         self.commands.register("csv_hook_add", "Adds a hook: a command to run, or a URL to post to, for every "
                                                "change recorded from now on that passes its filters. "
                                                "csv_watcher_run delivers it, in order, again until received.",
@@ -203,10 +152,10 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         for csv_file, watcher in self.csv_watcher.get().items():
             if wanted.get(csv_file) != (watcher.interval, watcher.key, watcher.dialect, _pattern(watcher)):
                 self.csv_watcher.unregister(csv_file)
-                if self.share is not None:
+                if self.runner is not None:
                     # Claimed again (with the new interval) only after its queued writes: the restored
                     # content must include them.
-                    self.share.forget(csv_file)
+                    self.runner.share.forget(csv_file)
         registered = 0
         for csv_file, (interval, key, dialect, pattern) in wanted.items():
             if self.csv_watcher.get(csv_file) is None:
@@ -249,28 +198,7 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
                          if watcher["pattern"] is not None else None) for watcher in self.stored_watchers()]
         if as_json or status:
             watchers = self.with_status(watchers)
-        if as_json:
-            click.echo(json.dumps(watchers, ensure_ascii=False))
-        else:
-            for watcher in watchers:
-                line = "file: %s - interval: %s" % (watcher["csv_file"], watcher["interval"])
-                if watcher["pattern"] is not None:
-                    line = "folder: %s - pattern: %s - files: %s - interval: %s" % (
-                        watcher["csv_file"], watcher["pattern"], _count(watcher["files"]), watcher["interval"])
-                _, key, dialect = options_of(watcher)
-                if key or dialect != DEFAULT:
-                    line += " - " + describe_options(key, dialect)
-                if status:
-                    line += " - state: %s" % watcher["state"]
-                    if watcher["owner"]:
-                        line += " - owner: %(host)s:%(pid)d" % watcher["owner"]
-                click.echo(line)
-        if not watchers:
-            click.echo("No watchers yet. Add one with: csv_manager csv_watcher_add CSV_FILE", err=True)
-        missing = [watcher["csv_file"] for watcher in watchers if not os.path.exists(watcher["csv_file"])]
-        if missing and not status:
-            counted = "1 watched file" if len(missing) == 1 else "%d watched files" % len(missing)
-            click.echo("Note: %s not found: %s" % (counted, ", ".join(missing)), err=True)
+        watcher_commands.print_watchers(watchers, as_json, status)
 
     def csv_watcher_add(self, csv_file, interval, key, delimiter, encoding, pattern):
         chosen = click.get_current_context().get_parameter_source("delimiter") != ParameterSource.DEFAULT
@@ -329,7 +257,7 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
             say("Added watcher for %s (every %d s)" % (csv_file, interval))
         else:
             say("Added watcher for the folder %s: %s files matching %s (every %d s)"
-                % (csv_file, _count(count_files(csv_file, pattern)), pattern, interval))
+                % (csv_file, count_shown(count_files(csv_file, pattern)), pattern, interval))
 
     def delete_watcher(self, csv_file, purge=False, say=click.echo):
         """Remove the watcher of ``csv_file`` (csv_watcher_delete), and its history with ``purge``; see
@@ -387,52 +315,16 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
             say("Watcher for %s unchanged: every %d s, %s" % (csv_file, after[0], describe_options(*after[1:])))
 
     def csv_watcher_run(self, as_json, timestamps):
+        """Run until stopped (see runner.py)."""
         poll_seconds = self.app.config.get("WATCHER_DATABASE_POLL_SECONDS", 1)
         notifications = self._notifications()
         outage = Outage(self.log)
-        self.recorder = self._recorder(outage)
-        if self.recorder is None:
+        recorder = self._recorder(outage)
+        if recorder is None:
             raise CsvManagerError("csv_watcher_run needs a plugin that records what it reports: add "
                                   "CsvDocumentPlugin to PLUGINS.")
-        stall_seconds = stall.stall_seconds(self.app.config)
-        for engine in (self.db.engine, self.recorder.db.engine):
-            bound_runner_sessions(engine, stall_seconds)
-        self.share = Share(lambda: self.recorder.locks(stall_seconds), start=self.csv_watcher.resume,
-                           started=lambda csv_file: self.csv_watcher.get(csv_file).started,
-                           stop=self._restart_later, release=self.recorder.release, say=self._say)
-        self.status = StatusPublisher(self.recorder)
-        deliveries = Deliveries(self.hooks, self.recorder, lambda: self._owners, self._say,
-                                retry_max_seconds(self.app.config))
-        with StopRequest() as stop:
-            reporter = Reporter(as_json, timestamps, on_broken_pipe=stop.set)
-
-            def watching(plugin, csv_file, rows, interval, lease, files=None, pattern=None, **kwargs):
-                self.recorder.then(lambda: reporter.started(plugin, csv_file, rows, interval, files, pattern), lease)
-            self._connect("csv_watcher_started", watching, "Prints that a watcher read its file, once recorded")
-            self._connect("csv_history_recorded", reporter.change, "Prints a change or state once recorded")
-            self._connect("csv_history_recorded", deliveries.wake, "Has the hooks deliver a recorded change")
-            if not self.csv_watcher.get():
-                click.echo("No watchers yet; waiting for csv_watcher_add (Ctrl-C to stop).", err=True)
-            self.recorder.start()
-            self.csv_watcher.start(prepare=self._restore_baseline, owns=self.share.owns,
-                                   notifications=notifications, lease_of=self.share.lease)
-            commits = commit_counter(self.db.engine)
-            self._poll_watchers(outage, commits, reporter, deliveries)
-            while not stop.event.wait(poll_seconds):
-                self._poll_watchers(outage, commits, reporter, deliveries)
-            if commits is not None:
-                commits.close()
-            stopping = time.monotonic()
-            deliveries.stop()
-            self.csv_watcher.stop()
-            self.recorder.stop()
-            self.share.close()
-            self.log.info("Stopped %d watchers and the history recorder in %.2f s"
-                          % (len(self.csv_watcher.get()), time.monotonic() - stopping))
-        click.get_current_context().exit(stop.exit_code)
-
-    def _connect(self, signal, function, description):
-        self.signals.connect("%s_%s" % (signal, function.__name__), signal, function, description)
+        self.runner = Runner(self, recorder, outage)
+        click.get_current_context().exit(self.runner.run(as_json, timestamps, poll_seconds, notifications))
 
     def _recorder(self, outage=None):
         """The record keeper a plugin answers ``csv_watcher_recorder`` with (see the module's docstring), or
@@ -440,57 +332,12 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         answers = self.signals.send("csv_watcher_recorder", outage=outage)
         return next((recorder for _, recorder in answers if recorder is not None), None)
 
-    def _restore_baseline(self, watcher):
-        """Start a watcher from the content last recorded for its file, if any, so that it reports what
-        changed while it was not watched. A history that cannot be read (CsvManagerError) keeps it from
-        starting: a fresh baseline would lose what changed meanwhile. This runner's own writes still queued for
-        the file (from a watcher of it that just stopped) are waited for, or they would be reported twice."""
-        content = self.recorder.content_to_resume(watcher.csv_file)
-        if _pattern(watcher) is not None:
-            watcher.restore(content, self.recorder.recorded_files(watcher.csv_file))
-        elif content is not None:
-            watcher.restore(content)
-
-    def _poll_watchers(self, outage, commits, reporter, deliveries):
-        """load_watchers() and this runner's share of them, and the hooks it delivers, for the run loop: a
-        database that fails for a while (locked, restarting) is told through ``outage`` and tried again on the
-        next poll; the watchers this runner can still prove it owns keep running meanwhile.
-
-        ``commits`` (see database.commit_counter) tells when the watcher table cannot have changed since the
-        last poll: then it is not read again (reading 1,000 rows a second was most of an idle runner's CPU)."""
-        try:
-            commit = commits() if commits is not None else None
-            if commit is None or self._polled is None or self._polled.commit != commit:
-                stored = self.load_watchers()
-                if self._polled is not None:
-                    _report_watcher_changes(reporter, self._polled.intervals, stored)
-                self._polled = Polled(commit, *({watcher["csv_file"]: watcher[column] for watcher in stored}
-                                                for column in ("id", "interval", "pattern")))
-                deliveries.update(self.hooks.hooks())
-            self.share.balance(self._polled.ids)
-            self.status.publish([(self.csv_watcher.get(csv_file), lease)
-                                 for csv_file, lease in self.share.leases.items()])
-        except CsvManagerError as error:
-            self.share.check()
-            outage.failed("watcher list", error.message)
-        else:
-            outage.succeeded("watcher list")
-        if self._polled is not None:
-            owned = {csv_file: self._polled.patterns.get(csv_file) for csv_file in self.share.leases}
-            if owned != self._owners.watchers:
-                self._owners = Owners(owned)
-                deliveries.wake()
-
-    def _restart_later(self, csv_file):
+    def restart_later(self, csv_file):
         """Stop the watcher of ``csv_file`` and register it again, unstarted, for whichever runner owns it next."""
         watcher = self.csv_watcher.get(csv_file)
         if watcher is not None:
             self.csv_watcher.unregister(csv_file)
             self.activate_watcher(csv_file, watcher.interval, watcher.key, watcher.dialect, _pattern(watcher))
-
-    def _say(self, message):
-        self.log.debug(message)
-        click.echo(message, err=True)
 
     def with_status(self, watchers):
         """``watchers`` with their state, owner and times (see status.py); without a recorder no runner can
@@ -522,16 +369,6 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
                      pattern=row[6]) for row in stored]
 
 
-class Polled(NamedTuple):
-    """The watcher table as the run loop read it last: the commit counter then, and {csv_file: id, interval,
-    pattern} of every watcher."""
-
-    commit: object
-    ids: dict
-    intervals: dict
-    patterns: dict
-
-
 def _new_pattern(watcher, pattern, stored):
     """The pattern the stored ``watcher`` has after an update to ``pattern`` (None keeps it), checked against
     the ``stored`` watchers."""
@@ -548,17 +385,3 @@ def _new_pattern(watcher, pattern, stored):
 def _pattern(watcher):
     """The pattern of a registered folder watcher; None for a file's."""
     return getattr(watcher, "pattern", None)
-
-
-def _count(files):
-    return "?" if files is None else files
-
-
-def _report_watcher_changes(reporter, known, stored):
-    """Tell ``reporter`` which watchers were added, removed or given another interval since ``known``
-    ({csv_file: interval}), by the ``stored`` watchers."""
-    intervals = {watcher["csv_file"]: watcher["interval"] for watcher in stored}
-    reporter.watchers(added={csv_file: interval for csv_file, interval in intervals.items() if csv_file not in known},
-                      removed=[csv_file for csv_file in known if csv_file not in intervals],
-                      changed={csv_file: (known[csv_file], interval) for csv_file, interval in intervals.items()
-                               if csv_file in known and known[csv_file] != interval})

@@ -7,7 +7,7 @@ import os
 import click
 from flask import abort, flash, redirect, request, url_for
 
-from csv_manager.plugins.csv_watcher_db_plugin.csv_watcher_db_plugin import DEFAULT_INTERVAL, MAX_INTERVAL
+from csv_manager.plugins.csv_watcher_db_plugin.watcher_commands import DEFAULT_INTERVAL, MAX_INTERVAL
 from csv_manager.plugins.csv_watcher_db_plugin.watcher_options import DelimiterType, EncodingType
 from csv_manager.plugins.csv_web_plugin.pages import WATCHERS_PER_PAGE, Paging, number_parameter, refuse
 
