@@ -2,7 +2,7 @@
 
 One setting, ``RUNNER_STALL_SECONDS`` (``CSV_MANAGER_RUNNER_STALL_SECONDS``), serves both sides of a runner that
 stops answering: the other runners take its watchers once it has not shown it is alive for that long (see
-runner_locks.py), and a runner whose database stops answering gives up on the connection within the same time
+runner_locks), and a runner whose database stops answering gives up on the connection within the same time
 (see database.end_silent_connections) instead of waiting in a query for TCP's retransmissions, which take
 about fifteen minutes to give up.
 """

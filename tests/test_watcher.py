@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from csv_manager.patterns.csv_watcher_pattern import file_reads
 from csv_manager.patterns.csv_watcher_pattern import watcher as watcher_module
 from csv_manager.patterns.csv_watcher_pattern.watcher import QUIET_SECONDS, CsvWatcher
 from oracle import Clock
@@ -371,13 +372,13 @@ def test_a_header_that_looks_semicolon_separated_is_warned_once_naming_the_optio
 
 @pytest.mark.parametrize("known", [b"", b"ab", b"abcdefg", b"abcdefgh"])
 def test_a_read_gives_the_files_bytes_and_the_known_version_itself_when_unchanged(tmp_path, monkeypatch, known):
-    monkeypatch.setattr(watcher_module, "READ_BLOCK", 3)
+    monkeypatch.setattr(file_reads, "READ_BLOCK", 3)
     path = tmp_path / "f.csv"
     edits = {known, known + b"z", known[:-1]}
     edits.update(known[:at] + b"z" + known[at + 1:] for at in range(len(known)))
     for new in edits:
         path.write_bytes(new)
         with open(path, "rb") as stream:
-            read = watcher_module._read(stream, known)
+            read = file_reads.read_against(stream, known)
         assert read == new
         assert (read is known) == (new == known), "an unchanged file must not be held twice"

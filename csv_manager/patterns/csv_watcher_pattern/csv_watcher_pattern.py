@@ -8,7 +8,7 @@ watcher and any registered afterwards; ``stop()`` stops and joins them. One-shot
 watchers without ever reading the watched files.
 
 ``start(owns=...)`` starts only the watchers this process owns (several processes may share the watchers;
-see csv_manager/runner_locks.py); ``resume(csv_file)`` starts one once it is owned. A watcher's thread runs
+see csv_manager/runner_locks/); ``resume(csv_file)`` starts one once it is owned. A watcher's thread runs
 once, so giving a watcher up means unregistering it and registering it again.
 
 Signals sent by watchers (rows are dicts keyed by the header; see :class:`.watcher.CsvWatcher`):

@@ -46,46 +46,21 @@ import time
 
 from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff
 from csv_manager.patterns.csv_watcher_pattern.dialect import DEFAULT, delimiter_name, suggested_delimiter
+from csv_manager.patterns.csv_watcher_pattern.file_reads import read_against, stat_key, stat_key_of, unparsable
 from csv_manager.patterns.csv_watcher_pattern.records import LINE_ENDS
 from csv_manager.patterns.csv_watcher_pattern.version import read
 from csv_manager.patterns.csv_watcher_pattern.keys import MISSING_COLUMNS
+from csv_manager.patterns.csv_watcher_pattern.threaded import Threaded
 
 RACY_SECONDS = 2
-JOIN_TIMEOUT_SECONDS = 5
 #: How long a state that could be a writer's intermediate one must stay unchanged to count as finished.
 QUIET_SECONDS = 2.0
 #: After a write notification, how long to wait for more before looking (a close does not wait).
 SETTLE_SECONDS = 0.05
 #: How long a state that a writer still holding the file open may finish is held past the quiet period.
 WRITER_HOLD_SECONDS = 60.0
-#: Bytes read at a time while a file may still equal its last version.
-READ_BLOCK = 1 << 20
+#: The stat key of a missing file: a state like any other, finished once it has stayed for the quiet period.
 MISSING = "missing"
-
-
-class Threaded:
-    """What a watcher run by a groundwork thread of its own (``thread``, a
-    :class:`groundwork.patterns.gw_threads_pattern.Thread`) has: whether it started and stopped, and a join.
-    The watcher sets the event ``_stopped`` to end its loop."""
-
-    thread = None
-
-    @property
-    def started(self):
-        return self.thread is not None and self.thread.thread.ident is not None
-
-    @property
-    def stopped(self):
-        return self._stopped.is_set()
-
-    def join(self):
-        """Wait for the stopped loop to end; returns at once if it never started."""
-        if self.started:
-            self.thread.thread.join(JOIN_TIMEOUT_SECONDS)
-
-    def _run_thread(self):
-        self.thread.thread.daemon = True
-        self.thread.run()
 
 
 class CsvWatcher(Threaded):
@@ -185,7 +160,7 @@ class CsvWatcher(Threaded):
         This is the whole cost of an unchanged file: one os.stat.
         """
         self.checked_at = time.time()
-        if self._recheck or self._stat_key is None or self._stat_key != _stat_key(self.csv_file):
+        if self._recheck or self._stat_key is None or self._stat_key != stat_key_of(self.csv_file):
             self._look(self._clock())
 
     def notify(self, closed, written=False):
@@ -265,7 +240,7 @@ class CsvWatcher(Threaded):
         except OSError as error:
             return self._problem_state(("stat", error.errno), None, now,
                                        ("unreadable", "cannot be checked: %s" % error.strerror))
-        key = _key(status)
+        key = stat_key(status)
         if key == self._stat_key and not self._recheck and not closed and self.pending_seconds() != 0:
             return None
         if not stat.S_ISREG(status.st_mode):
@@ -274,12 +249,12 @@ class CsvWatcher(Threaded):
         self._recheck = status.st_ctime_ns > time.time_ns() - RACY_SECONDS * 10 ** 9
         try:
             with open(self.csv_file, "rb") as csv_stream:
-                data = _read(csv_stream, None if self._version is None else self._version.data)
+                data = read_against(csv_stream, None if self._version is None else self._version.data)
         except OSError as error:
             self._recheck = True
             return self._problem_state(("read", error.errno), None, now,
                                        ("unreadable", "cannot be read: %s" % error.strerror))
-        if closed and _stat_key(self.csv_file) != key:
+        if closed and stat_key_of(self.csv_file) != key:
             closed, self._recheck = False, True  # written again while read: not the state its writer closed
         if self._version is None and self._restored is not None:
             self._restore_version()
@@ -299,7 +274,7 @@ class CsvWatcher(Threaded):
             else:
                 change, version = diff(self._version, data, self.key)
         except (UnicodeDecodeError, csv.Error) as error:
-            return self._report_problem(("invalid", _unparsable(error, self.dialect))) if finished else None
+            return self._report_problem(("invalid", unparsable(error, self.dialect))) if finished else None
         if finished or version.terminated:
             return self._accept(change, version)
         return self._waiting()
@@ -403,39 +378,3 @@ class CsvWatcher(Threaded):
         self.log.warning("%s is readable again", self.csv_file)
         self._problem = None
         return True
-
-
-def _key(status):
-    """What identifies a version of a file without reading it. ctime is in it because a rewrite that restores
-    the old mtime (``cp -p``, ``touch -r``, sync tools) cannot restore the ctime."""
-    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns
-
-
-def _read(stream, known):
-    """All bytes of ``stream``; ``known`` itself when they are equal to it. A file of the same size is compared
-    a READ_BLOCK at a time, so a re-read of an unchanged file (see RACY_SECONDS) holds no second copy of it, and
-    a changed one is read once: its equal start is taken from ``known``."""
-    if known is None or os.fstat(stream.fileno()).st_size != len(known):
-        return stream.read()
-    offset = 0
-    while offset < len(known):
-        block = stream.read(READ_BLOCK)
-        if block != known[offset:offset + len(block)] or not block:
-            return b"".join([memoryview(known)[:offset], block, stream.read()])
-        offset += len(block)
-    rest = stream.read()
-    return known + rest if rest else known
-
-
-def _stat_key(path):
-    try:
-        return _key(os.stat(path))
-    except OSError:
-        return None
-
-
-def _unparsable(error, dialect):
-    if isinstance(error, UnicodeDecodeError):
-        encoding = "UTF-8" if dialect.encoding == "utf-8" else dialect.encoding
-        return "holds bytes that are not %s; waiting for valid content" % encoding
-    return "is not valid CSV (%s); waiting for valid content" % error

@@ -79,7 +79,7 @@ class History(HistoryReads):
 
     def locks(self, stall_seconds=None):
         """New runner locks (not joined yet) in this database: ownership matters where the history is written,
-        so the locks live with it (see runner_locks.py). A runner silent for ``stall_seconds`` loses them."""
+        so the locks live with it (see the runner_locks package). A runner silent for ``stall_seconds`` loses them."""
         return locks_for(self.db, stall_seconds)
 
     def content_to_resume(self, csv_file):

@@ -6,10 +6,10 @@ that fails (database locked, disk full) is said once and retried until it succee
 silently. ``on_recorded`` is called after the transaction is committed, so whatever is printed from it is
 already in the history.
 
-In csv_watcher_run each write carries the lease of the runner's claim on the watcher (see runner_locks.py) and
-is committed only while the lease holds. A write whose lease was lost is dropped unprinted: the watcher's next
-owner finds the change against the recorded content and reports it. Releasing a lease is queued behind the
-writes before it, so the next owner starts from everything this runner reported.
+In csv_watcher_run each write carries the lease of the runner's claim on the watcher (see the runner_locks
+package) and is committed only while the lease holds. A write whose lease was lost is dropped unprinted: the
+watcher's next owner finds the change against the recorded content and reports it. Releasing a lease is queued
+behind the writes before it, so the next owner starts from everything this runner reported.
 """
 import logging
 import queue
@@ -19,7 +19,7 @@ from typing import Callable, NamedTuple, Optional
 
 from csv_manager.database import transaction
 from csv_manager.errors import CsvManagerError
-from csv_manager.runner_locks import LeaseLost
+from csv_manager.runner_locks.leases import LeaseLost
 
 RETRY_SECONDS = 1
 #: The most changes queued together under one lease that are written in one transaction.
@@ -190,9 +190,9 @@ class Recorder:
             return True
         except Exception as error:
             if lease is not None and not lease.held:
-                # The failure ended the session that held the lease (see runner_locks.PostgresLocks.write): the
-                # write is the next owner's to make, now, not after a retry that would hold up this runner's
-                # restart of its watchers.
+                # The failure ended the session that held the lease (see PostgresLocks.write): the write is the
+                # next owner's to make, now, not after a retry that would hold up this runner's restart of its
+                # watchers.
                 self.log.debug("Dropped a write whose lease went with the failing session: %s", error)
                 return True
             self._problem = str(getattr(error, "message", error))

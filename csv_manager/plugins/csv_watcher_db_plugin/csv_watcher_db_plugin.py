@@ -15,7 +15,7 @@ and the two this plugin sends:
 
 - ``csv_watcher_recorder`` (outage): asks for the record keeper csv_watcher_run needs. A receiver returns an
   object with ``start()`` and ``stop()`` (its writing thread), ``locks()`` (new runner locks, see
-  csv_manager/runner_locks.py, in the store where the writes they fence go), ``content_to_resume(csv_file)``
+  csv_manager/runner_locks/, in the store where the writes they fence go), ``content_to_resume(csv_file)``
   (the last recorded content, or None), ``then(function, lease)`` and ``release(lease)`` (run or release
   behind the writes queued so far), ``record_status(entries)`` and ``statuses()`` (see status.py), and ``db``
   (its groundwork-database Database, whose sessions the runner bounds as its own: see bound_runner_sessions).
@@ -36,7 +36,7 @@ from csv_manager.migrations import prepare_migrated_tables
 from csv_manager.outage import Outage
 from csv_manager.patterns import CsvWatcherPattern
 from csv_manager.patterns.csv_watcher_pattern.dialect import DEFAULT, Dialect
-from csv_manager.patterns.csv_watcher_pattern.folder import DEFAULT_PATTERN
+from csv_manager.patterns.csv_watcher_pattern.file_pattern import DEFAULT_PATTERN
 from csv_manager.patterns.csv_watcher_pattern.watcher import QUIET_SECONDS
 from csv_manager.plugins.csv_watcher_db_plugin import hook_commands, migrations, watcher_commands
 from csv_manager.plugins.csv_watcher_db_plugin.csv_file_path import check_watchable, normalise

@@ -8,7 +8,7 @@ import os
 import stat
 
 from csv_manager.errors import CsvManagerError
-from csv_manager.patterns.csv_watcher_pattern.folder import FilePattern, list_files, pattern_problem
+from csv_manager.patterns.csv_watcher_pattern.file_pattern import FilePattern, list_files, pattern_problem
 
 
 def is_folder(path):

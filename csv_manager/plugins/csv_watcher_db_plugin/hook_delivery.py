@@ -20,7 +20,7 @@ import threading
 import time
 
 from csv_manager.errors import CsvManagerError
-from csv_manager.patterns.csv_watcher_pattern.folder import FilePattern
+from csv_manager.patterns.csv_watcher_pattern.file_pattern import FilePattern
 from csv_manager.plugins.csv_watcher_db_plugin.hooks import document
 from csv_manager.plugins.csv_watcher_db_plugin.webhook import DeliveryError, Webhook
 from csv_manager.settings import whole_seconds

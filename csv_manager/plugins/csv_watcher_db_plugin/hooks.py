@@ -18,7 +18,7 @@ from sqlalchemy import Column, DateTime, Integer, String, Text
 
 from csv_manager.database import transaction, utc_now
 from csv_manager.errors import CsvManagerError
-from csv_manager.patterns.csv_watcher_pattern.folder import FilePattern
+from csv_manager.patterns.csv_watcher_pattern.file_pattern import FilePattern
 from csv_manager.plugins.csv_watcher_db_plugin.csv_file_path import normalise
 from csv_manager.plugins.csv_watcher_db_plugin.reporter import record_events
 

@@ -1,4 +1,4 @@
-"""This runner's share of the watchers: at most ceil(watchers / runners), claimed through runner_locks.py.
+"""This runner's share of the watchers: at most ceil(watchers / runners), claimed through the runner_locks package.
 
 Every poll of csv_watcher_run calls :meth:`Share.balance` with the stored watchers. A runner with more than its
 share hands the rest over (stops them, then releases their locks behind their queued history writes); one with
@@ -9,7 +9,7 @@ them), and competes for them again once it can join again.
 """
 import math
 
-from csv_manager.runner_locks import LeaseLost
+from csv_manager.runner_locks.leases import LeaseLost
 
 
 class Share:

@@ -1,6 +1,6 @@
 """What ``csv_watcher_list --json`` and ``--status`` show of each watcher: its state, owner and last times.
 
-The owner comes from the runner locks (see csv_manager/runner_locks.py), so a runner that died shows as
+The owner comes from the runner locks (see csv_manager/runner_locks/), so a runner that died shows as
 ``not running`` at once. The state and the times of the last check and the last change are written by the
 owning runner into ``csv_watcher_status`` (through the recorder, in the history database): a new state or change
 on its next poll, the time of the last check at most every CHECKED_SECONDS (writing 1,000 rows a second to say

@@ -10,7 +10,7 @@ import click
 from click import Argument, IntRange, Option
 
 from csv_manager.patterns.csv_watcher_pattern.dialect import DEFAULT
-from csv_manager.patterns.csv_watcher_pattern.folder import DEFAULT_PATTERN
+from csv_manager.patterns.csv_watcher_pattern.file_pattern import DEFAULT_PATTERN
 from csv_manager.plugins.csv_watcher_db_plugin.watcher_options import (
     DelimiterType, EncodingType, describe_options, options_of)
 

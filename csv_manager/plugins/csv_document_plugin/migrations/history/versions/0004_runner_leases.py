@@ -1,4 +1,4 @@
-"""Release 0.3.0, runners that stall lose their watchers on SQLite too (see runner_locks.FileLocks).
+"""Release 0.3.0, runners that stall lose their watchers on SQLite too (see runner_locks.file_locks.FileLocks).
 
 - ``csv_runners``: each running csv_watcher_run, with its lock-file slot and pid (a process that is gone is
   told by its slot's lock), its stall bound and the time of its last heartbeat (one that stopped is told by it).
