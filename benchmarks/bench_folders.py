@@ -30,6 +30,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_runners import cpu_seconds, print_table  # noqa: E402  (a sibling script, not a package)
+from tables import add_save_option, saving  # noqa: E402  (a sibling script, not a package)
 
 
 def csv_manager(home, *args, notifications="on"):
@@ -150,6 +151,7 @@ def main():
     parser.add_argument("--burst", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=60,
                         help="the idle window; at least SAFETY_SECONDS (60), a folder's safety poll")
+    add_save_option(parser)
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
         folder_start, folder_idle = watched_folder(workdir, "folder", arguments.files, arguments.seconds, "on")
@@ -170,4 +172,5 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    with saving():
+        main()

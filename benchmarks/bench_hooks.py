@@ -35,6 +35,7 @@ import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_runners import cpu_seconds, print_table  # noqa: E402  (a sibling script, not a package)
+from tables import add_save_option, saving  # noqa: E402  (a sibling script, not a package)
 
 from csv_manager.plugins.csv_document_plugin.version_writes import content_hash  # noqa: E402
 
@@ -197,6 +198,7 @@ def main():
     parser.add_argument("--appends", type=int, default=20)
     parser.add_argument("--watchers", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=10)
+    add_save_option(parser)
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
         hook_rate, plain_rate = measure_drain(workdir, options.backlog)
@@ -214,4 +216,5 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    with saving():
+        main()

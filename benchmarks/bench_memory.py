@@ -20,6 +20,8 @@ import sys
 import tempfile
 import tracemalloc
 
+from tables import add_save_option, saving  # a sibling script, not a package
+
 #: Run in a fresh interpreter: the growth of its resident peak while sqlite3 inserts one text of argv[1]
 #: characters into a new database at argv[2].
 SQLITE_INSERT = """
@@ -105,6 +107,7 @@ def main():
     parser.add_argument("--rows", type=int, default=500000)
     parser.add_argument("--field-mb", type=int, default=200)
     parser.add_argument("--columns", type=int, default=100000)
+    add_save_option(parser)
     options = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="csv_manager_memory_")
     try:
@@ -153,4 +156,5 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    with saving():
+        main()

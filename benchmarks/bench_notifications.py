@@ -36,6 +36,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_runners import cpu_seconds, make_home, print_table  # noqa: E402  (a sibling script, not a package)
+from tables import add_save_option, saving  # noqa: E402  (a sibling script, not a package)
 
 ROWS = 100
 KINDS = ("append", "rewrite", "replace")
@@ -216,6 +217,7 @@ def main():
     parser.add_argument("--edits", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--many", type=int, default=10000)
+    add_save_option(parser)
     arguments = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="csv_manager_bench_notifications_")
     table = []
@@ -256,4 +258,5 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    with saving():
+        main()

@@ -35,6 +35,8 @@ import threading
 import time
 import uuid
 
+from tables import add_save_option, saving  # a sibling script, not a package
+
 RELEASE_0_1_0 = "0c7c806"
 #: The stall bound the runners get here: the default.
 STALL_SECONDS = 10
@@ -272,6 +274,7 @@ def main():
     parser.add_argument("--stalls", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--postgres", help="a PostgreSQL URL to run the settle and takeover rows on")
+    add_save_option(parser)
     arguments = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="csv_manager_bench_runners_")
     try:
@@ -325,4 +328,5 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    with saving(variant="postgres" if any(argument.startswith("--postgres") for argument in sys.argv) else None):
+        main()

@@ -18,6 +18,7 @@ import sys
 import time
 
 from bench_watcher import best  # a sibling script, not a package
+from tables import add_save_option, saving  # a sibling script, not a package
 from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff
 from csv_manager.patterns.csv_watcher_pattern.version import read
 
@@ -83,6 +84,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=500000)
     parser.add_argument("--repeat", type=int, default=5)
+    add_save_option(parser)
     options = parser.parse_args()
     try:
         import csv_diff  # noqa: F401 (only to know whether the column can be measured)
@@ -117,4 +119,5 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    with saving():
+        main()

@@ -31,6 +31,8 @@ import threading
 import time
 import zlib
 
+from tables import add_save_option, saving  # a sibling script, not a package
+
 TARGET_MS = 300
 SCRIPT = os.path.join(os.path.dirname(sys.executable), "csv_manager")
 
@@ -41,6 +43,7 @@ def main():
     parser.add_argument("--rows", type=int, default=50000)
     parser.add_argument("--pages", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10)
+    add_save_option(parser)
     options = parser.parse_args()
     home = tempfile.mkdtemp(prefix="bench_web.")
     os.environ["CSV_MANAGER_QUIET_SECONDS"] = "0.2"
@@ -245,4 +248,5 @@ def _free_port():
 
 
 if __name__ == "__main__":
-    main()
+    with saving():
+        main()
