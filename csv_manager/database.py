@@ -1,16 +1,10 @@
-"""Engine set-up and checks shared by every database csv_manager registers through GwSqlPattern.
-
-SQLite is the default store and is used by several processes at once (scripts, cron jobs, a running
-``csv_watcher_run``), so each connection gets a busy timeout, the database uses WAL journaling once our tables
-are known to be ours (readers then never wait for writers), and a transaction that writes starts with
-``BEGIN IMMEDIATE``: one that first reads and then writes could otherwise fail at once with "database is
-locked" when another process wrote in between, without waiting for the busy timeout. Read-only transactions
-start with a plain ``BEGIN`` and so never queue for the write lock.
+"""Engine set-up and checks shared by every database csv_manager registers through GwSqlPattern: the URL's
+checks, the tables' creation and schema checks, sessions bounded for runners, and :func:`transaction`. What
+SQLite needs to be shared by several processes is in sqlite_tuning.py.
 """
 import datetime
 import re
 import sqlite3
-import time
 from contextlib import contextmanager
 
 from sqlalchemy import event, inspect
@@ -20,14 +14,10 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQL
 from csv_manager.compat import check_connections_before_use, register_database
 from csv_manager.errors import CsvManagerError
 from csv_manager.files import create_private
+from csv_manager.sqlite_tuning import configure_sqlite, use_wal_journal
 from csv_manager.stall import keepalives, stall_seconds
 
-SQLITE_BUSY_TIMEOUT_MS = 30000
-#: Bytes a SQLite write-ahead log is truncated to after a checkpoint.
-WAL_SIZE_LIMIT = 1 << 20
-#: Seconds between two attempts to switch a database that another process has open to WAL journaling.
-WAL_RETRY_SECONDS = 0.05
-#: Execution option that marks a connection's transactions as writing (see configure_engine).
+#: Execution option that marks a connection's transactions as writing (see sqlite_tuning.configure_sqlite).
 WRITES = {"csv_manager_writes": True}
 
 
@@ -50,8 +40,9 @@ def register_configured(plugin, prefix):
         create_private(database_file)
     database = register_database(plugin, config.get("%s_DATABASE_NAME" % prefix), url,
                                  config.get("%s_DATABASE_DESCRIPTION" % prefix))
-    configure_engine(database.engine)
-    if database.engine.dialect.name != "sqlite":
+    if database.engine.dialect.name == "sqlite":
+        configure_sqlite(database.engine)
+    else:
         check_connections_before_use(database.engine)
         end_silent_connections(database.engine, stall_seconds(config))
     return database
@@ -156,31 +147,6 @@ def check_url(url):
                                  DRIVER_PACKAGES.get(name, "the package that provides it")))
 
 
-def configure_engine(engine):
-    """Set the per-connection options that concurrent use needs (see the module docstring)."""
-    if engine.dialect.name != "sqlite":
-        return
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, connection_record):
-        # Let SQLAlchemy's "begin" event below emit BEGIN instead of the sqlite3 module.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout = %d" % SQLITE_BUSY_TIMEOUT_MS)
-        # For a new database only (on an existing one it would take the write lock and change nothing): then
-        # return_free_pages() can give back the pages that rewriting a large history snapshot frees.
-        if cursor.execute("PRAGMA page_count").fetchone()[0] == 0:
-            cursor.execute("PRAGMA auto_vacuum = INCREMENTAL")
-        # The write-ahead log keeps the size of its largest write unless told to shrink back after a checkpoint.
-        cursor.execute("PRAGMA journal_size_limit = %d" % WAL_SIZE_LIMIT)
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection):
-        writes = connection.get_execution_options().get("csv_manager_writes", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
-
-
 #: Any constant identifies csv_manager's schema changes among PostgreSQL advisory locks.
 SCHEMA_LOCK_ID = 0x637376
 
@@ -188,9 +154,9 @@ SCHEMA_LOCK_ID = 0x637376
 def create_tables(database):
     """``database.create_all()``, safe when many processes start at once on a fresh database.
 
-    The check and the CREATE run in one writing transaction: on SQLite BEGIN IMMEDIATE (see configure_engine)
-    serialises them. PostgreSQL runs concurrent CREATE TABLEs side by side and all but one fail ("duplicate key
-    value violates unique constraint pg_type_typname_nsp_index"), so there they run under an advisory lock.
+    The check and the CREATE run in one writing transaction: on SQLite BEGIN IMMEDIATE serialises them (see
+    sqlite_tuning.py). PostgreSQL runs concurrent CREATE TABLEs side by side and all but one fail ("duplicate
+    key value violates unique constraint pg_type_typname_nsp_index"), so there they run under an advisory lock.
     """
     with database.engine.connect() as connection:
         with connection.execution_options(**WRITES).begin():
@@ -213,35 +179,10 @@ def prepare_tables(database, models, update=None):
             create_tables(database)
         for model in models:
             check_schema(database.engine, model.__table__)
-        use_wal_journal(database.engine)
-    except SQLAlchemyError as error:
+        if database.engine.dialect.name == "sqlite":
+            use_wal_journal(database.engine)
+    except (SQLAlchemyError, sqlite3.Error) as error:
         raise database_error(database.database_url, error)
-
-
-def use_wal_journal(engine):
-    """Switch a SQLite database to WAL journaling (persistent, so readers and writers do not block each other).
-
-    Called only after check_schema: a database we refuse to use must stay byte-identical. Switching needs the
-    database to itself, and SQLite answers "database is locked" at once, without the busy timeout, while another
-    process (starting at the same moment) has it open: that is retried until the busy timeout.
-    """
-    if engine.dialect.name != "sqlite":
-        return
-    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
-    while True:
-        connection = engine.raw_connection()  # outside any transaction, as the pragma requires
-        try:
-            cursor = connection.cursor()
-            # Reading the mode takes no lock; switching it does, so that happens once, not on every command.
-            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                cursor.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) or time.monotonic() > deadline:
-                raise database_error(engine.url, error)
-        finally:
-            connection.close()
-        time.sleep(WAL_RETRY_SECONDS)  # no wait primitive exists for this lock: back off, then try again
 
 
 def check_schema(engine, table):
@@ -263,54 +204,6 @@ def unexpected_columns(bind, table_name, expected):
             "and was left unchanged." % (describe(bind.engine.url), table_name, sorted(found), sorted(expected)))
 
 
-def return_free_pages(engine):
-    """Give the free pages of a SQLite database back to the file system, if a write freed some (a rewritten
-    history snapshot): vacuum them away (for databases made with incremental auto-vacuum), then fold the
-    write-ahead log into the database and truncate it, unless a reader is in the way.
-
-    Outside any transaction: sqlite3's executescript is the only call that runs the vacuum to its end (execute
-    frees one page per call). A no-op for other backends.
-    """
-    if engine.dialect.name != "sqlite":
-        return
-    connection = engine.raw_connection()
-    try:
-        if connection.cursor().execute("PRAGMA freelist_count").fetchone()[0]:
-            connection.driver_connection.executescript("PRAGMA incremental_vacuum")
-            # Without a busy timeout: a TRUNCATE checkpoint waits (30 s) for every reader and blocks every writer
-            # meanwhile, so another runner stopped in a read held this runner's writes, its claims included.
-            # Not waiting, it copies what it can, as a PASSIVE one would, and truncates when no reader is there.
-            cursor = connection.cursor()
-            cursor.execute("PRAGMA busy_timeout = 0")
-            try:
-                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-            finally:
-                cursor.execute("PRAGMA busy_timeout = %d" % SQLITE_BUSY_TIMEOUT_MS)
-    finally:
-        connection.close()
-
-
-def commit_counter(engine):
-    """For a SQLite ``engine``: a function returning a number that changes whenever another connection (of any
-    process) has committed to the database since its last call (``PRAGMA data_version``, asked on a connection
-    kept for it; close it with ``counter.close()``), or None when that cannot be asked. None for other backends,
-    which have no such cheap question.
-
-    It lets a loop that rereads a table every second skip the reading while nobody wrote.
-    """
-    if engine.dialect.name != "sqlite":
-        return None
-    connection = engine.raw_connection()
-
-    def counter():
-        try:
-            return connection.cursor().execute("PRAGMA data_version").fetchone()[0]
-        except sqlite3.Error:
-            return None
-    counter.close = connection.close
-    return counter
-
-
 def database_error(url, error):
     """A CsvManagerError that names the database and says what went wrong, without a traceback."""
     reason = getattr(error, "orig", None) or error
@@ -322,7 +215,7 @@ def transaction(database, writes=False):
     """This thread's session of a groundwork-database ``Database``: committed, or rolled back on error, and
     always closed. Pass ``writes=True`` for a transaction that writes (see the module docstring).
 
-    Closing matters: a transaction left open would hold SQLite's write lock (see configure_engine).
+    Closing matters: a transaction left open would hold SQLite's write lock (see sqlite_tuning.py).
     IntegrityError is passed on for the caller to explain; other database errors become CsvManagerError.
     """
     session = database.session()

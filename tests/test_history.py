@@ -11,11 +11,11 @@ from sqlalchemy import inspect
 
 from conftest import append
 from csv_manager.applications import CsvManagerApp
-from csv_manager.database import WAL_SIZE_LIMIT
 from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff
 from csv_manager.patterns.csv_watcher_pattern.version import read
 from csv_manager.plugins.csv_document_plugin import version_writes
 from csv_manager.plugins.csv_document_plugin.history import History
+from csv_manager.sqlite_tuning import WAL_SIZE_LIMIT
 
 pytestmark = pytest.mark.timeout(180)
 

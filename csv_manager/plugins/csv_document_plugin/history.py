@@ -7,13 +7,14 @@ leases guard them), reads through :class:`~.history_reads.HistoryReads`, and pru
 import logging
 import zlib
 
-from csv_manager.database import return_free_pages, transaction
+from csv_manager.database import transaction
 from csv_manager.errors import CsvManagerError
 from csv_manager.outage import Outage
 from csv_manager.plugins.csv_document_plugin.history_reads import HistoryReads
 from csv_manager.plugins.csv_document_plugin.recorder import WAIT_SECONDS, Recorder
 from csv_manager.plugins.csv_document_plugin.version_writes import VersionWrites, new_record
 from csv_manager.runner_locks import locks_for
+from csv_manager.sqlite_tuning import return_free_pages
 
 
 class History(HistoryReads):

@@ -12,13 +12,14 @@ from typing import NamedTuple
 import click
 
 from csv_manager import stall
-from csv_manager.database import bound_runner_sessions, commit_counter
+from csv_manager.database import bound_runner_sessions
 from csv_manager.errors import CsvManagerError
 from csv_manager.plugins.csv_watcher_db_plugin.hook_delivery import Deliveries, Owners, retry_max_seconds
 from csv_manager.plugins.csv_watcher_db_plugin.reporter import Reporter
 from csv_manager.plugins.csv_watcher_db_plugin.sharing import Share
 from csv_manager.plugins.csv_watcher_db_plugin.status import StatusPublisher
 from csv_manager.plugins.csv_watcher_db_plugin.stop_request import StopRequest
+from csv_manager.sqlite_tuning import commit_counter
 
 
 class Polled(NamedTuple):
@@ -117,7 +118,7 @@ class Runner:
         a while (locked, restarting) is told through the outage and tried again on the next poll; the watchers
         this runner can still prove it owns keep running meanwhile.
 
-        ``commits`` (see database.commit_counter) tells when the watcher table cannot have changed since the
+        ``commits`` (see sqlite_tuning.commit_counter) tells when the watcher table cannot have changed since the
         last poll: then it is not read again (reading 1,000 rows a second was most of an idle runner's CPU)."""
         try:
             commit = commits() if commits is not None else None

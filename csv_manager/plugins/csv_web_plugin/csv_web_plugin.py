@@ -25,7 +25,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 from sqlalchemy import func
 
 from csv_manager.compat import import_groundwork_web
-from csv_manager.database import commit_counter, transaction
+from csv_manager.database import transaction
 from csv_manager.errors import CsvManagerError
 from csv_manager.plugins.csv_watcher_db_plugin.stop_request import StopRequest
 from csv_manager.plugins.csv_web_plugin.history_view import HistoryView
@@ -33,6 +33,7 @@ from csv_manager.plugins.csv_web_plugin.live import Changes, event_stream
 from csv_manager.plugins.csv_web_plugin.pages import error_page, number_parameter, rows_table
 from csv_manager.plugins.csv_web_plugin.security import TOKEN_PARAMETER, Guard, load_token
 from csv_manager.plugins.csv_web_plugin.watchers_view import WatchersView
+from csv_manager.sqlite_tuning import commit_counter
 
 GwWebPattern, GwWeb, GwWebManager = import_groundwork_web()
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -175,7 +176,7 @@ class CsvWebPlugin(GwWebPattern, GwCommandsPattern):
 
     def _fingerprint(self, watchers, documents):
         """A function whose answer changes when what the live pages show may have: on SQLite, the databases'
-        commit counters (see database.commit_counter); elsewhere, a few aggregates of the tables."""
+        commit counters (see sqlite_tuning.commit_counter); elsewhere, a few aggregates of the tables."""
         counters = {}
 
         def fingerprint():
