@@ -47,7 +47,7 @@ from csv_manager.plugins.csv_watcher_db_plugin.runner import Runner
 from csv_manager.plugins.csv_watcher_db_plugin.status import describe
 from csv_manager.plugins.csv_watcher_db_plugin.watcher_commands import DEFAULT_INTERVAL, count_shown
 from csv_manager.plugins.csv_watcher_db_plugin.watcher_options import (
-    check_key, delimiter_hint, describe_options, options_of, read_header, read_options, stored_options)
+    Options, check_key, delimiter_hint, options_of, read_header, read_options, stored_options)
 
 MAX_QUIET_SECONDS = 3600
 SIGNALS = {
@@ -293,26 +293,26 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
                 raise CsvManagerError("No watcher for %s." % csv_file)
             options = read_options(watcher.key_columns, watcher.delimiter, watcher.encoding)
             before = options_of(dict(options, interval=watcher.interval))
-            after = (interval or watcher.interval,
-                     () if no_key else tuple(dict.fromkeys(key)) if key else before[1],
-                     Dialect(delimiter or before[2].delimiter, encoding or before[2].encoding))
-            if after[1] and watcher.pattern is None:
-                check_key(csv_file, after[1], read_header(csv_file, after[2]))
+            after = Options(interval or before.interval,
+                            () if no_key else tuple(dict.fromkeys(key)) if key else before.key,
+                            Dialect(delimiter or before.dialect.delimiter, encoding or before.dialect.encoding))
+            if after.key and watcher.pattern is None:
+                check_key(csv_file, after.key, read_header(csv_file, after.dialect))
             pattern_before, new_pattern = watcher.pattern, _new_pattern(watcher, pattern, stored)
-            watcher.interval, watcher.pattern = after[0], new_pattern
-            for column, value in stored_options(*after[1:]).items():
+            watcher.interval, watcher.pattern = after.interval, new_pattern
+            for column, value in stored_options(after.key, after.dialect).items():
                 setattr(watcher, column, value)
         self.load_watchers()  # registers the watcher again with its new interval and options
         if new_pattern != pattern_before:
             say("Watcher for %s now watches its files matching %s (was %s)" % (csv_file, new_pattern, pattern_before))
-        if after[0] != before[0]:
-            self.log.info("Watcher for %s changed from every %d s to every %d s" % (csv_file, before[0], after[0]))
-            say("Watcher for %s now checks every %d s (was %d s)" % (csv_file, after[0], before[0]))
-        if after[1:] != before[1:]:
-            say("Watcher for %s now reads it with %s (was %s)"
-                % (csv_file, describe_options(*after[1:]), describe_options(*before[1:])))
+        if after.interval != before.interval:
+            self.log.info("Watcher for %s changed from every %d s to every %d s"
+                          % (csv_file, before.interval, after.interval))
+            say("Watcher for %s now checks every %d s (was %d s)" % (csv_file, after.interval, before.interval))
+        if (after.key, after.dialect) != (before.key, before.dialect):
+            say("Watcher for %s now reads it with %s (was %s)" % (csv_file, after.described(), before.described()))
         if after == before and new_pattern == pattern_before:
-            say("Watcher for %s unchanged: every %d s, %s" % (csv_file, after[0], describe_options(*after[1:])))
+            say("Watcher for %s unchanged: every %d s, %s" % (csv_file, after.interval, after.described()))
 
     def csv_watcher_run(self, as_json, timestamps):
         """Run until stopped (see runner.py)."""

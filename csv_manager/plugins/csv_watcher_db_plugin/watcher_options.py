@@ -5,6 +5,7 @@ against the file's header, stored in ``csv_watchers`` (NULL for a default, so th
 releases mean what they meant) and read back.
 """
 import json
+from typing import NamedTuple
 
 import click
 
@@ -86,9 +87,21 @@ def read_options(key_columns, delimiter, encoding):
             "encoding": encoding or DEFAULT.encoding}
 
 
+class Options(NamedTuple):
+    """How a watcher checks and reads its file, as its CsvWatcher holds them."""
+
+    interval: int
+    key: tuple
+    dialect: Dialect
+
+    def described(self):
+        """The key and dialect as describe_options says them."""
+        return describe_options(self.key, self.dialect)
+
+
 def options_of(watcher):
-    """(interval, key, dialect) of a stored watcher, as its CsvWatcher holds them."""
-    return watcher["interval"], tuple(watcher["key"]), Dialect(watcher["delimiter"], watcher["encoding"])
+    """The Options of a stored watcher (a dict, see CsvWatcherDbPlugin.stored_watchers)."""
+    return Options(watcher["interval"], tuple(watcher["key"]), Dialect(watcher["delimiter"], watcher["encoding"]))
 
 
 def describe_options(key, dialect):
