@@ -38,7 +38,7 @@ import time
 from csv_manager.errors import CsvManagerError
 from csv_manager.patterns.csv_watcher_pattern.file_pattern import FilePattern, list_files
 from csv_manager.patterns.csv_watcher_pattern.threaded import Threaded
-from csv_manager.patterns.csv_watcher_pattern.watcher import SETTLE_SECONDS
+from csv_manager.patterns.csv_watcher_pattern.watcher import GONE, SETTLE_SECONDS, Problem
 
 #: How often a folder seen through notifications is listed and its files stat'ed anyway.
 SAFETY_SECONDS = 60.0
@@ -112,7 +112,7 @@ class FolderWatcher(Threaded):
 
     @property
     def state(self):
-        return "watching" if self._problem is None else self._problem[0]
+        return "watching" if self._problem is None else self._problem.state
 
     def restore(self, marker, recorded):
         """Resume the folder: ``marker`` is what :meth:`on_marked` recorded when a runner first watched it (None
@@ -238,9 +238,9 @@ class FolderWatcher(Threaded):
         try:
             found, directories = list_files(self.csv_file, self._matcher)
         except FileNotFoundError:
-            return self._report_problem(("missing", "is missing; waiting for it to come back"))
+            return self._report_problem(GONE)
         except OSError as error:
-            return self._report_problem(("unreadable", "cannot be listed: %s" % error.strerror))
+            return self._report_problem(Problem("unreadable", "cannot be listed: %s" % error.strerror))
         if self._problem is not None:
             self.log.warning("%s is readable again", self.csv_file)
             self._problem = None
@@ -352,7 +352,7 @@ class FolderWatcher(Threaded):
 
     def _report_problem(self, problem):
         if problem != self._problem:
-            self.log.warning("%s %s", self.csv_file, problem[1])
+            self.log.warning("%s %s", self.csv_file, problem.message)
             self._problem = problem
             self._on_state(self, *problem)
 

@@ -43,6 +43,8 @@ import os
 import stat
 import threading
 import time
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff
 from csv_manager.patterns.csv_watcher_pattern.dialect import DEFAULT, delimiter_name, suggested_delimiter
@@ -61,6 +63,29 @@ SETTLE_SECONDS = 0.05
 WRITER_HOLD_SECONDS = 60.0
 #: The stat key of a missing file: a state like any other, finished once it has stayed for the quiet period.
 MISSING = "missing"
+
+
+class Problem(NamedTuple):
+    """A finished problem state of a file: ``missing``, ``empty``, ``unreadable`` or ``invalid``, and what is
+    logged about it (after the file's path)."""
+
+    state: str
+    message: str
+
+
+GONE = Problem("missing", "is missing; waiting for it to come back")
+EMPTY = Problem("empty", "is empty; waiting for content")
+
+
+@dataclass
+class Pending:
+    """A state of the file seen and not finished yet: its stat key and bytes, when it was first seen, and
+    whether the wait for it was logged."""
+
+    key: object
+    data: bytes
+    since: float
+    said: bool = False
 
 
 class CsvWatcher(Threaded):
@@ -152,7 +177,7 @@ class CsvWatcher(Threaded):
     def state(self):
         """``watching``, or the finished problem state: ``missing``, ``empty``, ``unreadable`` or ``invalid``."""
         problem = self._problem
-        return "watching" if problem is None else problem[0]
+        return "watching" if problem is None else problem.state
 
     def tick(self):
         """Called every ``interval`` seconds by the ticker: wake the thread if a check could find something.
@@ -213,7 +238,7 @@ class CsvWatcher(Threaded):
         """Seconds until the pending state's quiet period ends; None when nothing is pending."""
         if self._pending is None:
             return None
-        return max(0.0, self._pending[2] + self._settle_seconds(self._pending[1]) - self._clock())
+        return max(0.0, self._pending.since + self._settle_seconds(self._pending.data) - self._clock())
 
     def _settle_seconds(self, data):
         """How long the state ``data`` must stay unchanged to be finished: the quiet period, or
@@ -236,15 +261,15 @@ class CsvWatcher(Threaded):
         except FileNotFoundError:
             if self._on_gone is not None:
                 return self._on_gone(self)
-            return self._problem_state(MISSING, None, now, ("missing", "is missing; waiting for it to come back"))
+            return self._problem_state(MISSING, None, now, GONE)
         except OSError as error:
             return self._problem_state(("stat", error.errno), None, now,
-                                       ("unreadable", "cannot be checked: %s" % error.strerror))
+                                       Problem("unreadable", "cannot be checked: %s" % error.strerror))
         key = stat_key(status)
         if key == self._stat_key and not self._recheck and not closed and self.pending_seconds() != 0:
             return None
         if not stat.S_ISREG(status.st_mode):
-            return self._problem_state(key, None, now, ("unreadable", "is not a regular file"))
+            return self._problem_state(key, None, now, Problem("unreadable", "is not a regular file"))
         self._stat_key = key
         self._recheck = status.st_ctime_ns > time.time_ns() - RACY_SECONDS * 10 ** 9
         try:
@@ -253,7 +278,7 @@ class CsvWatcher(Threaded):
         except OSError as error:
             self._recheck = True
             return self._problem_state(("read", error.errno), None, now,
-                                       ("unreadable", "cannot be read: %s" % error.strerror))
+                                       Problem("unreadable", "cannot be read: %s" % error.strerror))
         if closed and stat_key_of(self.csv_file) != key:
             closed, self._recheck = False, True  # written again while read: not the state its writer closed
         if self._version is None and self._restored is not None:
@@ -265,7 +290,7 @@ class CsvWatcher(Threaded):
             return self._announce()
         finished = self._observe(key, data, now)
         if not data:
-            return self._report_problem(("empty", "is empty; waiting for content")) if finished else self._waiting()
+            return self._report_problem(EMPTY) if finished else self._waiting()
         if not finished and not closed and (self._first_added() or not self._may_be_finished_append(data)):
             return self._waiting()
         try:
@@ -274,7 +299,7 @@ class CsvWatcher(Threaded):
             else:
                 change, version = diff(self._version, data, self.key)
         except (UnicodeDecodeError, csv.Error) as error:
-            return self._report_problem(("invalid", unparsable(error, self.dialect))) if finished else None
+            return self._report_problem(Problem("invalid", unparsable(error, self.dialect))) if finished else None
         if finished or version.terminated:
             return self._accept(change, version)
         return self._waiting()
@@ -290,20 +315,20 @@ class CsvWatcher(Threaded):
 
     def _observe(self, key, data, now):
         """Note the state (stat key and bytes) seen now; True once it has stayed the same for the quiet period."""
-        if self._pending is not None and self._pending[0] == key and self._pending[1] == data:
-            return now - self._pending[2] >= self._settle_seconds(data)
-        self._pending = [key, data, now, False]  # the last: whether it was said to be waited for
+        if self._pending is not None and self._pending.key == key and self._pending.data == data:
+            return now - self._pending.since >= self._settle_seconds(data)
+        self._pending = Pending(key, data, now)
         return self._settle_seconds(data) <= 0
 
     def _waiting(self):
         """Log, once per pending state, that it is waited for."""
-        if not self._pending[3]:
-            self._pending[3] = True
+        if not self._pending.said:
+            self._pending.said = True
             self.log.debug("%s may be in the middle of a write; waiting until it stays unchanged for %s s",
-                           self.csv_file, self._settle_seconds(self._pending[1]))
+                           self.csv_file, self._settle_seconds(self._pending.data))
 
     def _problem_state(self, key, data, now, problem):
-        """A state that is a problem, not content: logged once it is finished. ``problem`` is (state, message)."""
+        """A state that is a problem, not content: logged once it is finished."""
         self._stat_key = None
         if problem == self._problem:
             self._pending = None
@@ -367,7 +392,7 @@ class CsvWatcher(Threaded):
     def _report_problem(self, problem):
         self._pending = None
         if problem != self._problem:
-            self.log.warning("%s %s", self.csv_file, problem[1])
+            self.log.warning("%s %s", self.csv_file, problem.message)
             self._problem = problem
             self._on_state(self, *problem)
 
