@@ -11,7 +11,7 @@ import pytest
 
 from sqlalchemy.exc import IntegrityError
 
-from conftest import forked_run, run
+from helpers import forked_run, run
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import append, forked_run, script
+from helpers import append, forked_run, script
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import forked_run
+from helpers import forked_run
 from csv_manager.plugins.csv_watcher_db_plugin.reporter import EVENTS
 
 pytestmark = pytest.mark.timeout(120)

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import append, forked_run
+from helpers import append, forked_run
 from oracle import dictreader_rows
 
 pytestmark = pytest.mark.timeout(120)

@@ -5,7 +5,7 @@ then runs forked (see forked.py), as it imports nothing more.
 """
 import pytest
 
-from conftest import forked_run, run
+from helpers import forked_run, run
 
 pytestmark = pytest.mark.timeout(60)
 

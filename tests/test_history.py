@@ -9,7 +9,7 @@ import time
 import pytest
 from sqlalchemy import inspect
 
-from conftest import append
+from helpers import append
 from csv_manager.applications import CsvManagerApp
 from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff
 from csv_manager.patterns.csv_watcher_pattern.version import read

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import append, forked_run
+from helpers import append, forked_run
 
 pytestmark = pytest.mark.timeout(150)
 

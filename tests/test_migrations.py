@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import forked_run
+from helpers import forked_run
 from forked import ForkedProcess
 
 pytestmark = pytest.mark.timeout(120)

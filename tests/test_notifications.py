@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import SCRIPT, Running, append
+from helpers import SCRIPT, Running, append
 from csv_manager.patterns.csv_watcher_pattern.notifier import Notifier
 
 pytestmark = pytest.mark.timeout(120)

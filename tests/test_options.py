@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from conftest import append, forked_run
+from helpers import append, forked_run
 from csv_manager.applications import CsvManagerApp
 from csv_manager.patterns.csv_watcher_pattern.dialect import Dialect
 

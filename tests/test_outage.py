@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import wait_for_log
+from helpers import wait_for_log
 
 pytestmark = pytest.mark.timeout(180)
 

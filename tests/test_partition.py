@@ -12,7 +12,7 @@ import time
 import pytest
 from sqlalchemy.engine import make_url
 
-from conftest import SCRIPT, Running
+from helpers import SCRIPT, Running
 from netcut import Namespace, Relay
 from test_runners import (assert_rejoined_and_each_row_once, make_files, reported, seconds_until_reported, settled,
                           wait_until, watching)

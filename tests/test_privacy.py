@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from conftest import forked_run, run
+from helpers import forked_run, run
 from web_helpers import Server, free_port
 
 pytestmark = pytest.mark.timeout(120)

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import forked_run
+from helpers import forked_run
 
 pytestmark = pytest.mark.timeout(120)
 

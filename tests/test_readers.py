@@ -5,7 +5,7 @@ import contextlib
 import pytest
 from sqlalchemy import create_engine
 
-from conftest import forked_run
+from helpers import forked_run
 from csv_manager.database import SCHEMA_LOCK_ID
 
 pytestmark = pytest.mark.timeout(120)

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from conftest import append
+from helpers import append
 from csv_manager.applications import CsvManagerApp
 from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff
 from csv_manager.patterns.csv_watcher_pattern.version import read

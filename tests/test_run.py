@@ -10,7 +10,7 @@ import signal
 
 import pytest
 
-from conftest import append, forked_run, wait_for_log
+from helpers import append, forked_run, wait_for_log
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import SCRIPT
+from helpers import SCRIPT
 
 pytestmark = pytest.mark.timeout(120)
 

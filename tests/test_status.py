@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import Store
+from helpers import Store
 
 pytestmark = pytest.mark.timeout(120)
 

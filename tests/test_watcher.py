@@ -52,7 +52,8 @@ def watched(tmp_path, monkeypatch):
     return path, watcher, recorder
 
 
-def append(path, data):
+def append_bytes(path, data):
+    """Append ``data`` (bytes) to the file, opened and closed as a writer does."""
     with open(path, "ab") as stream:
         stream.write(data)
 
@@ -130,7 +131,7 @@ def test_replaced_by_rename(watched):
 
 def test_an_append_of_finished_rows_is_reported_at_once(watched):
     path, watcher, recorder = watched
-    append(path, b"3,c\n4,d\n")
+    append_bytes(path, b"3,c\n4,d\n")
     watcher.check()
     assert recorder.changes == [([{"id": "3", "name": "c"}, {"id": "4", "name": "d"}], [])]
 
@@ -210,19 +211,19 @@ def test_a_half_written_header_is_never_a_baseline(watched, caplog):
 
 def test_a_half_written_line_is_held_back_until_it_ends(watched):
     path, watcher, recorder = watched
-    append(path, b"3,ha")
+    append_bytes(path, b"3,ha")
     watcher.check()
     recorder.clock.advance(QUIET_SECONDS * 0.9)
     watcher.check()
     assert recorder.changes == []
-    append(path, b"lf\n")
+    append_bytes(path, b"lf\n")
     watcher.check()
     assert recorder.changes == [([{"id": "3", "name": "half"}], [])]
 
 
 def test_a_last_line_without_newline_counts_once_the_file_is_still(watched):
     path, watcher, recorder = watched
-    append(path, b"3,c")
+    append_bytes(path, b"3,c")
     watcher.check()
     assert recorder.changes == []
     assert watcher.pending_seconds() == QUIET_SECONDS
@@ -238,20 +239,20 @@ def test_bytes_appended_to_a_last_row_without_newline_wait_like_an_edit(tmp_path
     recorder = Recorder()
     watcher = recorder.watcher(path)
     recorder.settle(watcher)
-    append(path, b"0\n")
+    append_bytes(path, b"0\n")
     watcher.check()
     assert recorder.changes == [], "'10' may be the start of a longer row"
-    append(path, b"1\n")
+    append_bytes(path, b"1\n")
     recorder.settle(watcher)
     assert recorder.changes == [([{"id": "10"}], [])]
 
 
 def test_a_quoted_field_left_open_is_held_back_although_the_line_ended(watched):
     path, watcher, recorder = watched
-    append(path, b'3,"first line\n')
+    append_bytes(path, b'3,"first line\n')
     watcher.check()
     assert recorder.changes == []
-    append(path, b'second line"\n')
+    append_bytes(path, b'second line"\n')
     watcher.check()
     assert recorder.changes == [([{"id": "3", "name": "first line\nsecond line"}], [])]
 
@@ -364,7 +365,7 @@ def test_a_repeated_key_is_warned_once(tmp_path, caplog):
 
 def test_a_header_that_looks_semicolon_separated_is_warned_once_naming_the_option(tmp_path, caplog):
     path, watcher, recorder = keyed(tmp_path, b"id;v\n1;a\n", key=())
-    append(path, b"2;b\n")
+    append_bytes(path, b"2;b\n")
     recorder.settle(watcher)
     assert warnings_of(caplog) == ["%s looks ;-separated: its header is one column, 'id;v'; to read its columns: "
                                    "csv_manager csv_watcher_update %s --delimiter ';'" % (path, path)]

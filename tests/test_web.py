@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import append
+from helpers import append
 from web_helpers import InProcess
 
 pytestmark = pytest.mark.timeout(120)

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from conftest import append, forked_run
+from helpers import append, forked_run
 from web_helpers import Server, free_port
 
 CHROMIUM = shutil.which("chromium")

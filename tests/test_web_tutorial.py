@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from conftest import append, forked_run, run
+from helpers import append, forked_run, run
 from csv_manager.applications import CsvManagerApp
 from web_helpers import Server, free_port
 

@@ -8,7 +8,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from conftest import script
+from helpers import script
 from csv_manager.applications import CsvManagerApp
 
 SERVER_NAME = "127.0.0.1:5000"
