@@ -13,15 +13,14 @@ What the watchers report is recorded by another plugin (CsvDocumentPlugin), whic
 signals: the watchers' own (see CsvWatcherPattern), ``csv_history_recorded``, after which a change is printed,
 and the two this plugin sends:
 
-- ``csv_watcher_recorder`` (outage): asks for the record keeper csv_watcher_run needs. A receiver returns an
-  object with ``start()`` and ``stop()`` (its writing thread), ``locks()`` (new runner locks, see
-  csv_manager/runner_locks/, in the store where the writes they fence go), ``content_to_resume(csv_file)``
-  (the last recorded content, or None), ``then(function, lease)`` and ``release(lease)`` (run or release
-  behind the writes queued so far), ``record_status(entries)`` and ``statuses()`` (see status.py), and ``db``
-  (its groundwork-database Database, whose sessions the runner bounds as its own: see bound_runner_sessions).
+- ``csv_watcher_recorder`` (outage): asks for the record keeper csv_watcher_run needs; a receiver returns an
+  object with the methods of record_keeper.RecordKeeper (the history: it restores baselines, queues printing
+  and lease releases behind its writes, keeps the runner locks and the watchers' status, feeds the hooks).
 - ``csv_watcher_deleted`` (csv_file, purge, say): a watcher was deleted; ``purge`` asks to delete its history
   too, and what that did is told through ``say`` (see add_watcher).
 """
+from typing import Optional
+
 import click
 from click.core import ParameterSource
 from groundwork.patterns import GwCommandsPattern
@@ -43,6 +42,7 @@ from csv_manager.plugins.csv_watcher_db_plugin.csv_file_path import check_watcha
 from csv_manager.plugins.csv_watcher_db_plugin.folders import (
     check_folder, check_not_overlapping, count_files, is_folder)
 from csv_manager.plugins.csv_watcher_db_plugin.hooks import HookStore, hook_models
+from csv_manager.plugins.csv_watcher_db_plugin.record_keeper import RecordKeeper
 from csv_manager.plugins.csv_watcher_db_plugin.runner import Runner
 from csv_manager.plugins.csv_watcher_db_plugin.status import describe
 from csv_manager.plugins.csv_watcher_db_plugin.watcher_commands import DEFAULT_INTERVAL, count_shown
@@ -326,7 +326,7 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         self.runner = Runner(self, recorder, outage)
         click.get_current_context().exit(self.runner.run(as_json, timestamps, poll_seconds, notifications))
 
-    def _recorder(self, outage=None):
+    def _recorder(self, outage=None) -> Optional[RecordKeeper]:
         """The record keeper a plugin answers ``csv_watcher_recorder`` with (see the module's docstring), or
         None when no active plugin records."""
         answers = self.signals.send("csv_watcher_recorder", outage=outage)

@@ -15,6 +15,7 @@ from csv_manager import stall
 from csv_manager.database import bound_runner_sessions
 from csv_manager.errors import CsvManagerError
 from csv_manager.plugins.csv_watcher_db_plugin.hook_delivery import Deliveries, Owners, retry_max_seconds
+from csv_manager.plugins.csv_watcher_db_plugin.record_keeper import RecordKeeper
 from csv_manager.plugins.csv_watcher_db_plugin.reporter import Reporter
 from csv_manager.plugins.csv_watcher_db_plugin.sharing import Share
 from csv_manager.plugins.csv_watcher_db_plugin.status import StatusPublisher
@@ -33,10 +34,10 @@ class Polled(NamedTuple):
 
 
 class Runner:
-    """The run loop of ``plugin`` (a CsvWatcherDbPlugin), writing through ``recorder`` (see the plugin's
-    ``csv_watcher_recorder`` signal); ``outage`` says a failing database once."""
+    """The run loop of ``plugin`` (a CsvWatcherDbPlugin), writing through ``recorder`` (the answer to the
+    plugin's ``csv_watcher_recorder`` signal); ``outage`` says a failing database once."""
 
-    def __init__(self, plugin, recorder, outage):
+    def __init__(self, plugin, recorder: RecordKeeper, outage):
         self.plugin = plugin
         self.recorder = recorder
         self.log = plugin.log
