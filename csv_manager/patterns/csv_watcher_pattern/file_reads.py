@@ -1,9 +1,22 @@
 """Looking at a watched file: what identifies a version of it without reading it (its stat key), reading it
-against the version already known, and why its bytes cannot be parsed, as a watcher says it."""
+against the version already known, and the problems a watcher reports about it (:class:`Problem`)."""
 import os
+from typing import NamedTuple
 
 #: Bytes read at a time while a file may still equal its last version.
 READ_BLOCK = 1 << 20
+
+
+class Problem(NamedTuple):
+    """A finished problem state of a file: ``missing``, ``empty``, ``unreadable`` or ``invalid``, and what is
+    logged about it (after the file's path)."""
+
+    state: str
+    message: str
+
+
+GONE = Problem("missing", "is missing; waiting for it to come back")
+EMPTY = Problem("empty", "is empty; waiting for content")
 
 
 def stat_key(status):

@@ -37,8 +37,9 @@ import time
 
 from csv_manager.errors import CsvManagerError
 from csv_manager.patterns.csv_watcher_pattern.file_pattern import FilePattern, list_files
+from csv_manager.patterns.csv_watcher_pattern.file_reads import GONE, Problem
 from csv_manager.patterns.csv_watcher_pattern.threaded import Threaded
-from csv_manager.patterns.csv_watcher_pattern.watcher import GONE, SETTLE_SECONDS, Problem
+from csv_manager.patterns.csv_watcher_pattern.watcher import SETTLE_SECONDS
 
 #: How often a folder seen through notifications is listed and its files stat'ed anyway.
 SAFETY_SECONDS = 60.0

@@ -44,11 +44,11 @@ import stat
 import threading
 import time
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from csv_manager.patterns.csv_watcher_pattern.csv_diff import diff
 from csv_manager.patterns.csv_watcher_pattern.dialect import DEFAULT, delimiter_name, suggested_delimiter
-from csv_manager.patterns.csv_watcher_pattern.file_reads import read_against, stat_key, stat_key_of, unparsable
+from csv_manager.patterns.csv_watcher_pattern.file_reads import (
+    EMPTY, GONE, Problem, read_against, stat_key, stat_key_of, unparsable)
 from csv_manager.patterns.csv_watcher_pattern.records import LINE_ENDS
 from csv_manager.patterns.csv_watcher_pattern.version import read
 from csv_manager.patterns.csv_watcher_pattern.keys import MISSING_COLUMNS
@@ -63,18 +63,6 @@ SETTLE_SECONDS = 0.05
 WRITER_HOLD_SECONDS = 60.0
 #: The stat key of a missing file: a state like any other, finished once it has stayed for the quiet period.
 MISSING = "missing"
-
-
-class Problem(NamedTuple):
-    """A finished problem state of a file: ``missing``, ``empty``, ``unreadable`` or ``invalid``, and what is
-    logged about it (after the file's path)."""
-
-    state: str
-    message: str
-
-
-GONE = Problem("missing", "is missing; waiting for it to come back")
-EMPTY = Problem("empty", "is empty; waiting for content")
 
 
 @dataclass

@@ -28,6 +28,7 @@ from groundwork_database.patterns import GwSqlPattern
 from sqlalchemy import Column, Integer, String, Text
 from sqlalchemy.exc import IntegrityError
 
+from csv_manager import settings
 from csv_manager.compat import register_model
 from csv_manager.database import close, register_configured, transaction
 from csv_manager.errors import CsvManagerError
@@ -40,16 +41,15 @@ from csv_manager.patterns.csv_watcher_pattern.watcher import QUIET_SECONDS
 from csv_manager.plugins.csv_watcher_db_plugin import hook_commands, migrations, watcher_commands
 from csv_manager.plugins.csv_watcher_db_plugin.csv_file_path import check_watchable, normalise
 from csv_manager.plugins.csv_watcher_db_plugin.folders import (
-    check_folder, check_not_overlapping, count_files, is_folder)
+    check_folder, check_not_overlapping, count_files, is_folder, updated_pattern)
 from csv_manager.plugins.csv_watcher_db_plugin.hooks import HookStore, hook_models
 from csv_manager.plugins.csv_watcher_db_plugin.record_keeper import RecordKeeper
 from csv_manager.plugins.csv_watcher_db_plugin.runner import Runner
-from csv_manager.plugins.csv_watcher_db_plugin.status import describe
+from csv_manager.plugins.csv_watcher_db_plugin.status import with_status
 from csv_manager.plugins.csv_watcher_db_plugin.watcher_commands import DEFAULT_INTERVAL, count_shown
 from csv_manager.plugins.csv_watcher_db_plugin.watcher_options import (
     Options, check_key, delimiter_hint, options_of, read_header, read_options, stored_options)
 
-MAX_QUIET_SECONDS = 3600
 SIGNALS = {
     "csv_watcher_recorder": "Sent by csv_watcher_run and csv_watcher_list to find the plugin that records what "
                             "the watchers report; its receiver returns the record keeper. Arguments: outage",
@@ -104,7 +104,7 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         if getattr(self.app, "help_only", False):
             return
         try:
-            self.quiet_seconds = self._quiet_seconds()
+            self.quiet_seconds = settings.quiet_seconds(self.app.config, QUIET_SECONDS)
             self.setup_db()
             self.load_watchers()
         except Exception:
@@ -172,26 +172,6 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
         ``pattern``, ``csv_file`` is a folder whose matching files are watched (see folder.py)."""
         self.csv_watcher.register(csv_file, interval, "Watcher for %s" % csv_file, self.quiet_seconds, key, dialect,
                                   pattern)
-
-    def _quiet_seconds(self):
-        """The WATCHER_QUIET_SECONDS setting (from CSV_MANAGER_QUIET_SECONDS when set) as a float."""
-        setting = self.app.config.get("WATCHER_QUIET_SECONDS", QUIET_SECONDS)
-        try:
-            seconds = float(setting)
-        except ValueError:
-            seconds = -1.0
-        if not 0 <= seconds <= MAX_QUIET_SECONDS:
-            raise CsvManagerError("The quiet period (WATCHER_QUIET_SECONDS or CSV_MANAGER_QUIET_SECONDS) must be "
-                                  "a number of seconds from 0 to %d, not %r." % (MAX_QUIET_SECONDS, setting))
-        return seconds
-
-    def _notifications(self):
-        """The WATCHER_NOTIFICATIONS setting (from CSV_MANAGER_NOTIFICATIONS when set): True for "on"."""
-        setting = str(self.app.config.get("WATCHER_NOTIFICATIONS", "on"))
-        if setting.lower() not in ("on", "off"):
-            raise CsvManagerError("Notifications (WATCHER_NOTIFICATIONS or CSV_MANAGER_NOTIFICATIONS) must be "
-                                  "'on' or 'off', not %r." % setting)
-        return setting.lower() == "on"
 
     def csv_watcher_list(self, as_json, status):
         watchers = [dict(watcher, files=count_files(watcher["csv_file"], watcher["pattern"])
@@ -298,7 +278,7 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
                             Dialect(delimiter or before.dialect.delimiter, encoding or before.dialect.encoding))
             if after.key and watcher.pattern is None:
                 check_key(csv_file, after.key, read_header(csv_file, after.dialect))
-            pattern_before, new_pattern = watcher.pattern, _new_pattern(watcher, pattern, stored)
+            pattern_before, new_pattern = watcher.pattern, updated_pattern(watcher, pattern, stored)
             watcher.interval, watcher.pattern = after.interval, new_pattern
             for column, value in stored_options(after.key, after.dialect).items():
                 setattr(watcher, column, value)
@@ -317,7 +297,7 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
     def csv_watcher_run(self, as_json, timestamps):
         """Run until stopped (see runner.py)."""
         poll_seconds = self.app.config.get("WATCHER_DATABASE_POLL_SECONDS", 1)
-        notifications = self._notifications()
+        notifications = settings.notifications(self.app.config)
         outage = Outage(self.log)
         recorder = self._recorder(outage)
         if recorder is None:
@@ -340,19 +320,8 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
             self.activate_watcher(csv_file, watcher.interval, watcher.key, watcher.dialect, _pattern(watcher))
 
     def with_status(self, watchers):
-        """``watchers`` with their state, owner and times (see status.py); without a recorder no runner can
-        run, so none is."""
-        recorder = self._recorder()
-        if recorder is None:
-            return [describe(watcher, None, None) for watcher in watchers]
-        locks = recorder.locks()
-        try:
-            owners = locks.owners([watcher["id"] for watcher in watchers])
-        finally:
-            locks.close()
-        statuses = recorder.statuses()
-        return [describe(watcher, owners.get(watcher["id"]), statuses.get(watcher["csv_file"]))
-                for watcher in watchers]
+        """``watchers`` with their state, owner and times (see status.py)."""
+        return with_status(self._recorder(), watchers)
 
     def stored_watchers(self, csv_file=None):
         """All persisted watchers (or that of ``csv_file`` only) as dicts (id, csv_file, interval, key, delimiter,
@@ -367,19 +336,6 @@ class CsvWatcherDbPlugin(GwCommandsPattern, CsvWatcherPattern, GwSqlPattern):
             stored = query.order_by(self.Watcher.id).all()
         return [dict({"id": row[0], "csv_file": row[1], "interval": row[2]}, **read_options(*row[3:6]),
                      pattern=row[6]) for row in stored]
-
-
-def _new_pattern(watcher, pattern, stored):
-    """The pattern the stored ``watcher`` has after an update to ``pattern`` (None keeps it), checked against
-    the ``stored`` watchers."""
-    if pattern is None:
-        return watcher.pattern
-    if watcher.pattern is None:
-        raise click.BadParameter("%s is a file, not a folder; --pattern chooses a folder's files."
-                                 % watcher.csv_file, param_hint="'--pattern'")
-    check_folder(watcher.csv_file, pattern)
-    check_not_overlapping(stored, watcher.csv_file, pattern)
-    return pattern
 
 
 def _pattern(watcher):

@@ -1,4 +1,5 @@
-"""What ``csv_watcher_add DIR --pattern GLOB`` checks before a folder is stored, and what the list shows of one.
+"""What ``csv_watcher_add DIR --pattern GLOB`` (and ``csv_watcher_update --pattern``) checks before a folder is
+stored, and what the list shows of one.
 
 A file is watched by one watcher only: a file watcher inside a watched folder's pattern, or a folder whose
 pattern takes in a watched file or another watched folder's files, would record every change twice under one
@@ -6,6 +7,8 @@ path. Such an add is refused, naming the watcher in the way.
 """
 import os
 import stat
+
+import click
 
 from csv_manager.errors import CsvManagerError
 from csv_manager.patterns.csv_watcher_pattern.file_pattern import FilePattern, list_files, pattern_problem
@@ -46,6 +49,19 @@ def check_not_overlapping(stored, path, pattern):
         if pattern is not None and other_pattern is not None and _nested(path, pattern, other, other_pattern):
             raise CsvManagerError("%s and the watched folder %s (pattern %s) would watch the same files."
                                   % (path, other, other_pattern))
+
+
+def updated_pattern(watcher, pattern, stored):
+    """The pattern the stored ``watcher`` has after an update to ``pattern`` (None keeps it), checked against
+    the ``stored`` watchers."""
+    if pattern is None:
+        return watcher.pattern
+    if watcher.pattern is None:
+        raise click.BadParameter("%s is a file, not a folder; --pattern chooses a folder's files."
+                                 % watcher.csv_file, param_hint="'--pattern'")
+    check_folder(watcher.csv_file, pattern)
+    check_not_overlapping(stored, watcher.csv_file, pattern)
+    return pattern
 
 
 def count_files(path, pattern):

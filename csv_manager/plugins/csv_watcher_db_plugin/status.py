@@ -41,6 +41,20 @@ class StatusPublisher:
             self._recorder.record_status(entries)
 
 
+def with_status(recorder, watchers):
+    """The stored ``watchers`` (dicts) with their state, owner and times, from ``recorder``'s runner locks and
+    statuses (see record_keeper.py); without a recorder no runner can run, so none is."""
+    if recorder is None:
+        return [describe(watcher, None, None) for watcher in watchers]
+    locks = recorder.locks()
+    try:
+        owners = locks.owners([watcher["id"] for watcher in watchers])
+    finally:
+        locks.close()
+    statuses = recorder.statuses()
+    return [describe(watcher, owners.get(watcher["id"]), statuses.get(watcher["csv_file"])) for watcher in watchers]
+
+
 def describe(watcher, owner, status):
     """The --json fields of one stored ``watcher`` dict: ``owner`` is "host:pid" or None, ``status`` its
     (state, checked_at, changed_at) from csv_watcher_status or None."""
