@@ -52,25 +52,30 @@ class Run:
                                         env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines = {path: queue.Queue() for path in paths}
         self.stderr = []
+        #: Files whose first read the runner reported (``watching`` events).
+        self.watching = 0
         threading.Thread(target=self._pump, daemon=True).start()
         threading.Thread(target=lambda: self.stderr.extend(self.process.stderr), daemon=True).start()
 
     def _pump(self):
         for line in self.process.stdout:
             report = json.loads(line)
-            self.lines[report["csv_file"]].put((time.monotonic(), report))
+            if report["event"] == "watching":
+                self.watching += 1
+            else:
+                self.lines[report["csv_file"]].put((time.monotonic(), report))
 
     def wait_for(self, path, change, row, timeout=30):
         """The monotonic time at which the line reporting ``row`` of ``path`` as ``change`` arrived."""
         deadline = time.monotonic() + timeout
         while True:
             arrived, report = self.lines[path].get(timeout=max(0.0, deadline - time.monotonic()))
-            if report["change"] == change and report["row"] == row:
+            if report["event"] == change and report["row"] == row:
                 return arrived
 
     def wait_watching(self, count, timeout=600):
         deadline = time.monotonic() + timeout
-        while sum("watching " in line for line in self.stderr) < count:
+        while self.watching < count:
             if time.monotonic() > deadline or self.process.poll() is not None:
                 raise RuntimeError("not watching %d files: %r" % (count, self.stderr[-5:]))
             time.sleep(0.05)  # the count grows in the reader thread; this only bounds the reaction time
