@@ -9,7 +9,10 @@ them), and competes for them again once it can join again.
 """
 import math
 
-from csv_manager.runner_locks.leases import LeaseLost
+from csv_manager.runner_locks.leases import LeaseLost, clock
+
+#: How often a runner starting the watchers it claimed shows it is alive meanwhile (as each poll does).
+CLAIM_CHECK_SECONDS = 1
 
 
 class Share:
@@ -107,7 +110,17 @@ class Share:
                 if csv_file not in self.leases]
         files = {watcher_id: csv_file for csv_file, watcher_id in stored.items()}
         leases = self.locks.claim(free, wanted)
+        checked = clock()
         for taken, lease in enumerate(leases):
+            # Starting thousands of watchers takes longer than the stall bound: the heartbeat goes on meanwhile,
+            # or the runner counted its own locks as lost, stopped everything, and started over for ever. Lost
+            # all the same: the next poll's check() stops what was started.
+            if clock() - checked >= CLAIM_CHECK_SECONDS:
+                checked = clock()
+                if not self.locks.check():
+                    for unused in leases[taken:]:
+                        unused.release()
+                    return
             csv_file = files[lease.watcher_id]
             self.leases[csv_file] = lease
             try:
