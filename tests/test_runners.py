@@ -305,26 +305,6 @@ def test_a_stopped_runner_loses_its_watchers_to_the_other_and_rejoins_when_conti
     assert_rejoined_and_each_row_once(cli, runners, files, written)
 
 
-@pytest.mark.long
-def test_a_runner_whose_watchers_take_longer_than_its_stall_bound_to_start_keeps_them(
-        cli, store, tmp_path, forked_running, monkeypatch):
-    """Starting 3,000 watchers takes longer than a 5 s stall bound: the runner goes on showing it is alive
-    meanwhile, and ends up watching them all. It used to count its own locks as lost half-way, stop everything
-    and start over, for ever, the same first files each time. (On a loaded machine a start that waits for the
-    recorder may still miss the bound once; the runner then takes its watchers again.)"""
-    monkeypatch.setenv("CSV_MANAGER_RUNNER_STALL_SECONDS", "5")
-    files = make_files(cli, tmp_path, 1)
-    for number in range(1, 3000):
-        files.append(tmp_path / ("many%04d.csv" % number))
-        files[-1].write_text("id,file\n")
-    store.execute('INSERT INTO csv_watchers (csv_file, "interval") VALUES (:path, 1)',
-                  [{"path": str(path)} for path in files[1:]])
-    runner = forked_running("--json")
-    took = wait_until(watching([runner], files), 120, "the first read of 3,000 files recorded")
-    assert took > 5, "starting took %.1f s, within the bound: this test needs more watchers here" % took
-    wait_until(lambda: owned(runner) == 3000, 30, "the runner owning all 3,000")
-
-
 def seconds_until_reported(runner, files, mark, written, started):
     """Append a row marked ``mark`` to each of ``files`` (noted in ``written``); the seconds from ``started``
     until ``runner`` has printed them all."""
